@@ -1,0 +1,187 @@
+//! The typed, fully resolved view of one build target: what the later passes consume.
+//!
+//! A `Target` is one service of a spec with its overrides, the selected variant and the
+//! build arguments already applied (`${NAME}` expanded, defaults filled in). Nothing here
+//! is raw TOML any more; values that a later pass may still have to report on (paths that
+//! must exist in the build context, the base image) keep the span they came from.
+
+use std::collections::BTreeMap;
+
+use crate::source::Span;
+
+/// A value with the place in the spec it came from.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Located<T> {
+    pub value: T,
+    pub span: Span,
+}
+
+impl<T> Located<T> {
+    pub fn new(value: T, span: Span) -> Self {
+        Located { value, span }
+    }
+}
+
+/// One buildable target: a service (or the top level when there are no services),
+/// possibly its development flavour, possibly under a variant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    /// The service name; `None` for a spec without `[services]`.
+    pub service: Option<String>,
+    /// `--target NAME-dev` (or `dev`): adds `dev = true` tiers, keeps tests/docs.
+    pub dev: bool,
+    /// The variant chosen with `--build-arg VARIANT=...`, if any.
+    pub variant: Option<String>,
+    pub image: Image,
+    pub system: System,
+    pub python: Python,
+    /// The tiers this target installs, in order (already filtered by the service's
+    /// `layers` and by `dev`).
+    pub tiers: Vec<Tier>,
+    pub app: App,
+    pub run: Run,
+    pub builds: Vec<BuildStep>,
+}
+
+impl Target {
+    /// The name used in progress output and cache ids: the service name, or "app".
+    pub fn display_name(&self) -> &str {
+        self.service.as_deref().unwrap_or("app")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Image {
+    /// Runtime base image reference, as written (after `${}` expansion).
+    pub base: Located<String>,
+    /// Base of the builder stage; `None` means the same as `base`.
+    pub builder: Option<Located<String>>,
+    /// Absolute path. Default "/app".
+    pub workdir: String,
+    pub user: User,
+    /// Merged over the base image's env.
+    pub env: BTreeMap<String, String>,
+    pub labels: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum User {
+    /// Run as root (`user = "root"`).
+    Root,
+    /// A user created in the image with uid/gid 10001 and no login shell.
+    Named(String),
+}
+
+/// uid and gid of the user strata creates.
+pub const APP_UID: u32 = 10001;
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct System {
+    /// Installed in the runtime image and in the builder.
+    pub packages: Vec<String>,
+    /// Installed in the builder only.
+    pub build_packages: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Installer {
+    Pip,
+    Uv,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Python {
+    pub installer: Installer,
+    /// Default "python3".
+    pub interpreter: String,
+    /// Absolute path. Default "/opt/venv".
+    pub venv: String,
+    pub index_url: Option<String>,
+    pub extra_index_urls: Vec<String>,
+    /// Default true.
+    pub compile_bytecode: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tier {
+    pub name: Located<String>,
+    /// Paths relative to the build context, normalised (no `./`, no `..`).
+    pub requirements: Vec<Located<String>>,
+    /// Replaces the python-level index for this tier when set.
+    pub index_url: Option<String>,
+    /// Added to the python-level extra indexes for this tier.
+    pub extra_index_urls: Vec<String>,
+    pub no_deps: bool,
+    pub dev: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct App {
+    /// Allowlist relative to the context, normalised; `None` means the whole context.
+    pub include: Option<Vec<Located<String>>>,
+    /// Patterns applied after include and .dockerignore.
+    pub exclude: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Run {
+    /// `None` keeps the base image's value; `Some(vec![])` clears it.
+    pub cmd: Option<Vec<String>>,
+    pub entrypoint: Option<Vec<String>>,
+    pub expose: Vec<Port>,
+    pub stop_signal: Option<String>,
+    pub healthcheck: Option<Healthcheck>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Port {
+    pub number: u16,
+    pub protocol: Protocol,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Protocol {
+    Tcp,
+    Udp,
+    Sctp,
+}
+
+impl std::fmt::Display for Port {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let proto = match self.protocol {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+            Protocol::Sctp => "sctp",
+        };
+        write!(f, "{}/{}", self.number, proto)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Healthcheck {
+    /// Exec form, non-empty.
+    pub cmd: Vec<String>,
+    /// Durations in nanoseconds, as the image config stores them.
+    pub interval_ns: Option<u64>,
+    pub timeout_ns: Option<u64>,
+    pub start_period_ns: Option<u64>,
+    pub retries: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct BuildStep {
+    pub name: Located<String>,
+    pub source: BuildSource,
+    /// Shell commands run in order in one shell, cwd /src.
+    pub run: Vec<String>,
+    /// Extra cache mount targets (absolute paths).
+    pub cache: Vec<String>,
+    /// Builder path → final image path, both absolute.
+    pub outputs: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum BuildSource {
+    Git { url: String, reference: Option<String> },
+    Context(Vec<Located<String>>),
+}
