@@ -1,1 +1,53 @@
-//! strata-plan
+//! strata-plan: the second pass. Turns one resolved [`strata_spec::model::Target`] into a
+//! [`Plan`]: images, narrowed views of the build context, commands with their cache and
+//! bind mounts, and how the final image's layers are put together. Pure: no I/O, no
+//! BuildKit; everything here is unit-tested.
+
+mod apt;
+mod explain;
+pub mod ir;
+mod planner;
+mod python;
+mod sh;
+mod user;
+
+pub use explain::explain;
+pub use ir::*;
+pub use planner::plan;
+
+/// Facts about the build that are not in the spec.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanOptions {
+    /// `os/arch[/variant]` of the target platform; keys the caches that must not be
+    /// shared across platforms (apt's).
+    pub platform: String,
+    /// How tier layers reach the final image.
+    pub layering: Layering,
+}
+
+impl Default for PlanOptions {
+    fn default() -> Self {
+        PlanOptions { platform: "linux/amd64".into(), layering: Layering::MergeDiff }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layering {
+    /// Each tier is its own layer (a diff of the builder's venv), stacked with a merge:
+    /// a tier's layer does not change when later tiers or the app change, and services
+    /// that share a tier share its layer. Needs BuildKit's `mergeop` and `diffop`.
+    MergeDiff,
+    /// The whole venv is copied from the builder in one step: for daemons without
+    /// merge/diff (Docker's classic image store).
+    Copy,
+}
+
+/// What the planner cannot build.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    #[error("{what} is not supported yet by this version of strata")]
+    NotSupported { what: String, span: Option<strata_spec::source::Span> },
+}
+
+#[cfg(test)]
+mod tests;

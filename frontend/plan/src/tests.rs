@@ -1,0 +1,228 @@
+//! Planner tests on hand-made targets (the spec pass has its own tests).
+
+use std::collections::BTreeMap;
+
+use strata_spec::model::*;
+use strata_spec::source::Span;
+
+use crate::*;
+
+fn loc<T>(v: T) -> Located<T> {
+    Located::new(v, Span::new(1, 2))
+}
+
+pub fn target() -> Target {
+    Target {
+        service: Some("core".into()),
+        dev: false,
+        variant: None,
+        image: Image {
+            base: loc("python:3.12-slim".into()),
+            builder: None,
+            workdir: "/app".into(),
+            user: User::Named("app".into()),
+            env: BTreeMap::from([("APP_MODE".into(), "prod".into())]),
+            labels: BTreeMap::from([("org.opencontainers.image.source".into(), "x".into())]),
+        },
+        system: System { packages: vec!["curl".into()], build_packages: vec!["gcc".into()] },
+        python: Python {
+            installer: Installer::Pip,
+            interpreter: "python3".into(),
+            venv: "/opt/venv".into(),
+            index_url: None,
+            extra_index_urls: vec![],
+            compile_bytecode: true,
+        },
+        tiers: vec![
+            Tier {
+                name: loc("base".into()),
+                requirements: vec![loc("requirements-base.txt".into())],
+                index_url: None,
+                extra_index_urls: vec![],
+                no_deps: false,
+                dev: false,
+            },
+            Tier {
+                name: loc("core".into()),
+                requirements: vec![loc("core/requirements.txt".into())],
+                index_url: None,
+                extra_index_urls: vec![],
+                no_deps: true,
+                dev: false,
+            },
+        ],
+        app: App { include: Some(vec![loc("core/".into()), loc("main.py".into())]), exclude: vec!["**/tests".into()] },
+        run: Run {
+            cmd: Some(vec!["python".into(), "-m".into(), "core".into()]),
+            entrypoint: None,
+            expose: vec![Port { number: 8000, protocol: Protocol::Tcp }],
+            stop_signal: Some("SIGTERM".into()),
+            healthcheck: None,
+        },
+        builds: vec![],
+    }
+}
+
+fn find<'a>(p: &'a Plan, name: &str) -> (NodeId, &'a Node) {
+    let i = p.nodes.iter().position(|n| n.name == name).unwrap_or_else(|| {
+        panic!("no node {name:?} in {:#?}", p.nodes.iter().map(|n| &n.name).collect::<Vec<_>>())
+    });
+    (NodeId(i), &p.nodes[i])
+}
+
+fn exec(n: &Node) -> &Exec {
+    match &n.kind {
+        NodeKind::Exec(e) => e,
+        k => panic!("not an exec: {k:?}"),
+    }
+}
+
+#[test]
+fn nodes_only_refer_to_earlier_nodes() {
+    for layering in [Layering::MergeDiff, Layering::Copy] {
+        let p = plan(&target(), &PlanOptions { layering, ..Default::default() }).unwrap();
+        for (i, n) in p.nodes.iter().enumerate() {
+            let refs: Vec<NodeId> = match &n.kind {
+                NodeKind::Exec(e) => std::iter::once(e.root)
+                    .chain(e.mounts.iter().filter_map(|m| match m {
+                        Mount::Bind { from, .. } => Some(*from),
+                        _ => None,
+                    }))
+                    .collect(),
+                NodeKind::File { base, actions } => base
+                    .iter()
+                    .copied()
+                    .chain(actions.iter().filter_map(|a| match a {
+                        FileAction::Copy { from, .. } => Some(*from),
+                        _ => None,
+                    }))
+                    .collect(),
+                NodeKind::Diff { lower, upper } => vec![*lower, *upper],
+                NodeKind::Merge(v) => v.clone(),
+                _ => vec![],
+            };
+            assert!(refs.iter().all(|r| r.0 < i), "{} refers forward", n.name);
+        }
+    }
+}
+
+#[test]
+fn each_tier_sees_only_its_own_and_earlier_requirements() {
+    let p = plan(&target(), &PlanOptions::default()).unwrap();
+    let (_, core) = find(&p, "[core] pip install tier core");
+    let e = exec(core);
+    let ctx = e.mounts.iter().find_map(|m| match m {
+        Mount::Bind { from, .. } => Some(*from),
+        _ => None,
+    });
+    match &p.node(ctx.unwrap()).kind {
+        NodeKind::Context(c) => {
+            assert_eq!(c.include, vec!["requirements-base.txt", "core/requirements.txt"])
+        }
+        k => panic!("{k:?}"),
+    }
+    // tier core installs on top of tier base
+    let (base_id, _) = find(&p, "[core] pip install tier base");
+    assert_eq!(e.root, base_id);
+    assert!(e.args.contains(&"--no-deps".to_string()));
+    assert!(e.network);
+}
+
+#[test]
+fn final_image_is_runtime_plus_one_layer_per_tier_plus_app() {
+    let p = plan(&target(), &PlanOptions::default()).unwrap();
+    let NodeKind::Merge(layers) = &p.node(p.output).kind else { panic!("output is not a merge") };
+    let names: Vec<&str> = layers.iter().map(|l| p.node(*l).name.as_str()).collect();
+    assert_eq!(
+        names,
+        vec![
+            "[core] apt-get install curl",
+            "[core] layer: venv /opt/venv",
+            "[core] layer: tier base",
+            "[core] layer: tier core",
+            "[core] copy app to /app",
+        ]
+    );
+    // build-only packages never reach the runtime chain
+    let (_, rt) = find(&p, "[core] apt-get install curl");
+    assert!(!exec(rt).args[2].contains("gcc"));
+    let (_, bl) = find(&p, "[core] builder: apt-get install curl gcc");
+    assert!(exec(bl).args[2].contains("curl gcc"));
+}
+
+#[test]
+fn copy_layering_copies_the_venv_and_has_no_merge() {
+    let p = plan(&target(), &PlanOptions { layering: Layering::Copy, ..Default::default() }).unwrap();
+    assert!(p.nodes.iter().all(|n| !matches!(n.kind, NodeKind::Merge(_) | NodeKind::Diff { .. })));
+    let (_, n) = find(&p, "[core] copy venv /opt/venv from builder");
+    assert!(matches!(&n.kind, NodeKind::File { base: Some(_), .. }));
+    assert_eq!(p.node(p.output).name, "[core] copy app to /app");
+}
+
+#[test]
+fn workdir_belongs_to_the_user_and_app_files_to_root() {
+    let p = plan(&target(), &PlanOptions::default()).unwrap();
+    let (_, n) = find(&p, "[core] copy app to /app");
+    let NodeKind::File { actions, .. } = &n.kind else { panic!() };
+    assert!(matches!(&actions[0], FileAction::Mkdir { owner: Some((10001, 10001)), .. }));
+    assert!(matches!(&actions[1], FileAction::Copy { owner: Some((0, 0)), .. }));
+    assert_eq!(p.config.user.as_deref(), Some("10001:10001"));
+}
+
+#[test]
+fn root_user_creates_nobody() {
+    let mut t = target();
+    t.image.user = User::Root;
+    let p = plan(&t, &PlanOptions::default()).unwrap();
+    assert!(p.nodes.iter().all(|n| !n.name.contains("create user")));
+    assert_eq!(p.config.user, None);
+}
+
+#[test]
+fn config_puts_the_venv_first_on_path_and_keeps_user_env() {
+    let p = plan(&target(), &PlanOptions::default()).unwrap();
+    assert_eq!(p.config.path_prepend, vec!["/opt/venv/bin"]);
+    assert_eq!(p.config.env.get("VIRTUAL_ENV").map(String::as_str), Some("/opt/venv"));
+    assert_eq!(p.config.env.get("APP_MODE").map(String::as_str), Some("prod"));
+    assert_eq!(p.config.expose, vec!["8000/tcp"]);
+}
+
+#[test]
+fn required_paths_name_requirements_and_includes() {
+    let p = plan(&target(), &PlanOptions::default()).unwrap();
+    let paths: Vec<&str> = p.required_paths.iter().map(|r| r.path.as_str()).collect();
+    assert_eq!(paths, vec!["requirements-base.txt", "core/requirements.txt", "core/", "main.py"]);
+}
+
+#[test]
+fn no_tiers_no_builder() {
+    let mut t = target();
+    t.tiers.clear();
+    let p = plan(&t, &PlanOptions::default()).unwrap();
+    assert!(p.nodes.iter().all(|n| !n.name.contains("builder") && !n.name.contains("venv")));
+    assert!(p.config.path_prepend.is_empty());
+}
+
+#[test]
+fn build_steps_are_reported_as_not_supported() {
+    let mut t = target();
+    t.builds.push(BuildStep {
+        name: loc("native".into()),
+        source: BuildSource::Context(vec![]),
+        run: vec![],
+        cache: vec![],
+        outputs: BTreeMap::new(),
+    });
+    let e = plan(&t, &PlanOptions::default()).unwrap_err();
+    assert!(e.to_string().contains("[[build]] steps is not supported yet"), "{e}");
+}
+
+#[test]
+fn explain_mentions_every_step() {
+    let p = plan(&target(), &PlanOptions::default()).unwrap();
+    let text = explain(&p);
+    for n in &p.nodes {
+        assert!(text.contains(&n.name), "{} missing from:\n{text}", n.name);
+    }
+    assert!(text.contains("cache /root/.cache/pip (id strata-pip, Shared)"), "{text}");
+}
