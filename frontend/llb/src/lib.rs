@@ -1,1 +1,13 @@
-//! strata-llb
+//! strata-llb: the third pass. Typed LLB ops, their deterministic marshalling into a
+//! `pb::Definition`, the lowering of a plan into that graph, and the image config.
+
+pub mod graph;
+pub mod image_config;
+pub mod lower;
+pub mod pb;
+pub mod reference;
+
+pub use graph::{digest_of, Graph, Output, VertexMeta};
+pub use image_config::image_config;
+pub use lower::{lower, LowerError, LowerOptions, Network, ResolvedImage};
+pub use reference::ImageRef;

@@ -1,0 +1,526 @@
+//! Plan → LLB: each plan node becomes one op, in plan order, only if the output needs it.
+
+use std::collections::BTreeMap;
+
+use strata_plan::{CacheSharing, ContextView, Exec, FileAction, Mount, NodeId, NodeKind, Plan};
+
+use crate::graph::{Graph, Output, VertexMeta};
+use crate::pb;
+
+/// An image of the plan as the build will use it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedImage {
+    /// Normalised reference, pinned to a digest when it was resolved.
+    pub reference: String,
+    /// The image config's Env (`KEY=VALUE`), which commands run with.
+    pub env: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Network {
+    /// BuildKit's default sandbox network.
+    #[default]
+    Sandbox,
+    /// `--network host` (`force-network-mode=host`).
+    Host,
+    /// `--network none`: even steps that download run without a network.
+    None,
+}
+
+/// Everything the lowering needs beyond the plan.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LowerOptions {
+    pub platform: pb::Platform,
+    /// One per `plan.images`, same order.
+    pub images: Vec<ResolvedImage>,
+    /// `image-resolve-mode` (`default`, `pull`, `local`).
+    pub image_resolve_mode: Option<String>,
+    /// The build's session, which owns the local directories.
+    pub session_id: Option<String>,
+    /// Name of the local directory holding the build context (buildx: `context`).
+    pub context_name: String,
+    /// `.dockerignore` patterns, applied to everything taken from the context.
+    pub dockerignore: Vec<String>,
+    pub network: Network,
+    pub no_cache: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LowerError {
+    #[error("the plan has {plan} images but {given} were resolved")]
+    ImageCount { plan: usize, given: usize },
+}
+
+/// The definition of `plan`'s final filesystem.
+pub fn lower(plan: &Plan, o: &LowerOptions) -> Result<pb::Definition, LowerError> {
+    if plan.images.len() != o.images.len() {
+        return Err(LowerError::ImageCount { plan: plan.images.len(), given: o.images.len() });
+    }
+    let needed = reachable(plan);
+    let mut g = Graph::new();
+    let mut outs: Vec<Option<Output>> = vec![None; plan.nodes.len()];
+    for (i, node) in plan.nodes.iter().enumerate() {
+        if !needed[i] {
+            continue;
+        }
+        let get = |id: NodeId| -> Output {
+            outs[id.0].clone().expect("plan nodes only refer to earlier, needed nodes")
+        };
+        let meta = VertexMeta { name: node.name.clone(), ignore_cache: o.no_cache };
+        let op = match &node.kind {
+            NodeKind::Image(img) => image_op(&o.images[img.0].reference, o),
+            NodeKind::Context(view) => context_op(view, o),
+            NodeKind::Exec(e) => exec_op(e, o, &get),
+            NodeKind::File { base, actions } => file_op(base.map(&get), actions, &get),
+            NodeKind::Diff { lower, upper } => pb::Op {
+                inputs: vec![get(*lower).input(), get(*upper).input()],
+                op: Some(pb::op::Op::Diff(pb::DiffOp {
+                    lower: Some(pb::LowerDiffInput { input: 0 }),
+                    upper: Some(pb::UpperDiffInput { input: 1 }),
+                })),
+                ..Default::default()
+            },
+            NodeKind::Merge(layers) => pb::Op {
+                inputs: layers.iter().map(|l| get(*l).input()).collect(),
+                op: Some(pb::op::Op::Merge(pb::MergeOp {
+                    inputs: (0..layers.len() as i64).map(|input| pb::MergeInput { input }).collect(),
+                })),
+                ..Default::default()
+            },
+        };
+        // Sources and file ops are platform-independent; execs and images are not.
+        let op = match &node.kind {
+            NodeKind::Image(_) | NodeKind::Exec(_) => {
+                pb::Op { platform: Some(o.platform.clone()), ..op }
+            }
+            _ => op,
+        };
+        outs[i] = Some(g.add(op, meta));
+    }
+    let out = outs[plan.output.0].clone().expect("the output is needed");
+    Ok(g.definition(&out))
+}
+
+/// Which nodes the output depends on.
+fn reachable(plan: &Plan) -> Vec<bool> {
+    let mut needed = vec![false; plan.nodes.len()];
+    let mut stack = vec![plan.output];
+    while let Some(id) = stack.pop() {
+        if needed[id.0] {
+            continue;
+        }
+        needed[id.0] = true;
+        match &plan.node(id).kind {
+            NodeKind::Image(_) | NodeKind::Context(_) => {}
+            NodeKind::Exec(e) => {
+                stack.push(e.root);
+                stack.extend(e.mounts.iter().filter_map(|m| match m {
+                    Mount::Bind { from, .. } => Some(*from),
+                    _ => None,
+                }));
+            }
+            NodeKind::File { base, actions } => {
+                stack.extend(base.iter().copied());
+                stack.extend(actions.iter().filter_map(|a| match a {
+                    FileAction::Copy { from, .. } => Some(*from),
+                    FileAction::Mkdir { .. } => None,
+                }));
+            }
+            NodeKind::Diff { lower, upper } => stack.extend([*lower, *upper]),
+            NodeKind::Merge(layers) => stack.extend(layers.iter().copied()),
+        }
+    }
+    needed
+}
+
+fn image_op(reference: &str, o: &LowerOptions) -> pb::Op {
+    let mut attrs = BTreeMap::new();
+    if let Some(mode) = o.image_resolve_mode.as_deref().filter(|m| *m != "default") {
+        attrs.insert("image.resolvemode".to_string(), mode.to_string());
+    }
+    source(format!("docker-image://{reference}"), attrs)
+}
+
+fn context_op(view: &ContextView, o: &LowerOptions) -> pb::Op {
+    let mut attrs = BTreeMap::new();
+    if let Some(s) = &o.session_id {
+        attrs.insert("local.session".to_string(), s.clone());
+    }
+    if !view.include.is_empty() {
+        let include: Vec<String> = view.include.iter().map(|p| clean_pattern(p)).collect();
+        attrs.insert("local.includepattern".to_string(), json_list(&include));
+    }
+    let exclude: Vec<String> =
+        o.dockerignore.iter().chain(&view.exclude).map(|p| clean_pattern(p)).collect();
+    if !exclude.is_empty() {
+        attrs.insert("local.excludepatterns".to_string(), json_list(&exclude));
+    }
+    attrs.insert("local.sharedkeyhint".to_string(), format!("strata-{}", view.purpose));
+    source(format!("local://{}", o.context_name), attrs)
+}
+
+/// Patterns as BuildKit's matcher wants them: no leading `./` or `/`, no trailing `/`
+/// (a directory pattern matches everything below it).
+fn clean_pattern(p: &str) -> String {
+    let (neg, body) = match p.strip_prefix('!') {
+        Some(rest) => ("!", rest),
+        None => ("", p),
+    };
+    let mut b = body.trim();
+    while let Some(rest) = b.strip_prefix("./") {
+        b = rest;
+    }
+    let b = b.trim_start_matches('/').trim_end_matches('/');
+    format!("{neg}{}", if b.is_empty() { "." } else { b })
+}
+
+fn json_list(items: &[String]) -> String {
+    serde_json::to_string(items).unwrap_or_else(|_| "[]".into())
+}
+
+fn source(identifier: String, attrs: BTreeMap<String, String>) -> pb::Op {
+    pb::Op { op: Some(pb::op::Op::Source(pb::SourceOp { identifier, attrs })), ..Default::default() }
+}
+
+fn exec_op(e: &Exec, o: &LowerOptions, get: &dyn Fn(NodeId) -> Output) -> pb::Op {
+    let mut env: Vec<String> = o.images.get(e.env_of.0).map(|i| i.env.clone()).unwrap_or_default();
+    for (k, v) in &e.env {
+        let prefix = format!("{k}=");
+        env.retain(|kv| !kv.starts_with(&prefix));
+        env.push(format!("{k}={v}"));
+    }
+
+    // Mounts sorted by destination, the root first; each distinct input once.
+    struct M<'a> {
+        dest: &'a str,
+        from: Option<Output>,
+        selector: String,
+        kind: &'a Mount,
+    }
+    let mut ms: Vec<M> = vec![M { dest: "/", from: Some(get(e.root)), selector: String::new(), kind: &ROOT }];
+    for m in &e.mounts {
+        let (dest, from, selector) = match m {
+            Mount::Cache { target, .. } | Mount::Tmpfs { target } => (target.as_str(), None, String::new()),
+            Mount::Bind { target, from, source } => {
+                let sel = if source == "/" { String::new() } else { source.clone() };
+                (target.as_str(), Some(get(*from)), sel)
+            }
+        };
+        ms.push(M { dest, from, selector, kind: m });
+    }
+    ms.sort_by(|a, b| a.dest.cmp(b.dest));
+
+    let mut inputs: Vec<pb::Input> = vec![];
+    let mut mounts = vec![];
+    let mut next_output = 0;
+    for m in &ms {
+        let input = match &m.from {
+            Some(out) => {
+                let inp = out.input();
+                match inputs.iter().position(|i| *i == inp) {
+                    Some(i) => i as i64,
+                    None => {
+                        inputs.push(inp);
+                        inputs.len() as i64 - 1
+                    }
+                }
+            }
+            None => -1,
+        };
+        let mut mount = pb::Mount {
+            input,
+            selector: m.selector.clone(),
+            dest: m.dest.to_string(),
+            output: -1,
+            ..Default::default()
+        };
+        match m.kind {
+            Mount::Bind { .. } if m.dest == "/" => {
+                mount.output = next_output;
+                next_output += 1;
+            }
+            Mount::Bind { .. } => mount.readonly = true,
+            Mount::Cache { id, sharing, .. } => {
+                mount.mount_type = pb::MountType::Cache as i32;
+                mount.cache_opt = Some(pb::CacheOpt {
+                    id: id.clone(),
+                    sharing: match sharing {
+                        CacheSharing::Shared => pb::CacheSharingOpt::Shared,
+                        CacheSharing::Locked => pb::CacheSharingOpt::Locked,
+                    } as i32,
+                });
+            }
+            Mount::Tmpfs { .. } => {
+                mount.mount_type = pb::MountType::Tmpfs as i32;
+                mount.tmpfs_opt = Some(pb::TmpfsOpt { size: 0 });
+            }
+        }
+        mounts.push(mount);
+    }
+
+    let network = match (e.network, o.network) {
+        (false, _) | (true, Network::None) => pb::NetMode::None,
+        (true, Network::Host) => pb::NetMode::Host,
+        (true, Network::Sandbox) => pb::NetMode::Unset,
+    };
+    pb::Op {
+        inputs,
+        op: Some(pb::op::Op::Exec(pb::ExecOp {
+            meta: Some(pb::Meta {
+                args: e.args.clone(),
+                env,
+                cwd: e.cwd.clone(),
+                remove_mount_stubs_recursive: true,
+                ..Default::default()
+            }),
+            mounts,
+            network: network as i32,
+            ..Default::default()
+        })),
+        ..Default::default()
+    }
+}
+
+/// Stands for the root mount while sorting mounts.
+static ROOT: Mount = Mount::Bind { target: String::new(), from: NodeId(0), source: String::new() };
+
+fn owner(o: Option<(u32, u32)>) -> Option<pb::ChownOpt> {
+    o.map(|(u, g)| pb::ChownOpt {
+        user: Some(pb::UserOpt { user: Some(pb::user_opt::User::ById(u)) }),
+        group: Some(pb::UserOpt { user: Some(pb::user_opt::User::ById(g)) }),
+    })
+}
+
+fn file_op(base: Option<Output>, actions: &[FileAction], get: &dyn Fn(NodeId) -> Output) -> pb::Op {
+    let mut inputs: Vec<pb::Input> = vec![];
+    let index_of = |out: Output, inputs: &mut Vec<pb::Input>| -> i64 {
+        let inp = out.input();
+        match inputs.iter().position(|i| *i == inp) {
+            Some(i) => i as i64,
+            None => {
+                inputs.push(inp);
+                inputs.len() as i64 - 1
+            }
+        }
+    };
+    let base_index = base.map(|b| index_of(b, &mut inputs));
+    // Inputs first, so that chained action indexes (inputs.len() + k) are known.
+    let secondary: Vec<Option<i64>> = actions
+        .iter()
+        .map(|a| match a {
+            FileAction::Copy { from, .. } => Some(index_of(get(*from), &mut inputs)),
+            FileAction::Mkdir { .. } => None,
+        })
+        .collect();
+    let n = inputs.len() as i64;
+    let last = actions.len().saturating_sub(1);
+    let pb_actions = actions
+        .iter()
+        .enumerate()
+        .map(|(k, a)| {
+            let input = if k == 0 { base_index.unwrap_or(-1) } else { n + k as i64 - 1 };
+            let output = if k == last { 0 } else { -1 };
+            let action = match a {
+                FileAction::Mkdir { path, mode, owner: o } => {
+                    pb::file_action::Action::Mkdir(pb::FileActionMkDir {
+                        path: path.clone(),
+                        mode: *mode as i32,
+                        make_parents: true,
+                        owner: owner(*o),
+                        timestamp: -1,
+                    })
+                }
+                FileAction::Copy { src, dest, owner: o, include, exclude, .. } => {
+                    pb::file_action::Action::Copy(pb::FileActionCopy {
+                        src: src.clone(),
+                        dest: dest.clone(),
+                        owner: owner(*o),
+                        mode: -1,
+                        follow_symlink: true,
+                        dir_copy_contents: true,
+                        create_dest_path: true,
+                        allow_wildcard: true,
+                        allow_empty_wildcard: true,
+                        timestamp: -1,
+                        include_patterns: include.clone(),
+                        exclude_patterns: exclude.clone(),
+                        ..Default::default()
+                    })
+                }
+            };
+            pb::FileAction {
+                input,
+                secondary_input: secondary[k].unwrap_or(-1),
+                output,
+                action: Some(action),
+            }
+        })
+        .collect();
+    pb::Op { inputs, op: Some(pb::op::Op::File(pb::FileOp { actions: pb_actions })), ..Default::default() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prost::Message;
+    use strata_plan::{ImageId, ImageSource, Node, RuntimeConfig};
+
+    fn plan() -> Plan {
+        let n = |name: &str, kind| Node { name: name.into(), kind };
+        Plan {
+            target: "t".into(),
+            images: vec![ImageSource { reference: "python:3.12".into(), role: "base" }],
+            runtime_image: ImageId(0),
+            nodes: vec![
+                n("img", NodeKind::Image(ImageId(0))),
+                n(
+                    "ctx",
+                    NodeKind::Context(ContextView {
+                        include: vec!["./req.txt".into()],
+                        exclude: vec![],
+                        purpose: "requirements-base".into(),
+                    }),
+                ),
+                n(
+                    "install",
+                    NodeKind::Exec(Exec {
+                        root: NodeId(0),
+                        env_of: ImageId(0),
+                        args: vec!["pip".into()],
+                        env: vec![("PATH".into(), "/x".into())],
+                        cwd: "/".into(),
+                        mounts: vec![
+                            Mount::Cache { target: "/root/.cache/pip".into(), id: "pip".into(), sharing: CacheSharing::Shared },
+                            Mount::Bind { target: "/ctx".into(), from: NodeId(1), source: "/".into() },
+                        ],
+                        network: true,
+                    }),
+                ),
+                n("unused", NodeKind::Image(ImageId(0))),
+                n("diff", NodeKind::Diff { lower: NodeId(0), upper: NodeId(2) }),
+                n(
+                    "app",
+                    NodeKind::File {
+                        base: None,
+                        actions: vec![
+                            FileAction::Mkdir { path: "/app".into(), mode: 0o755, owner: Some((1, 1)) },
+                            FileAction::Copy {
+                                from: NodeId(1),
+                                src: "/".into(),
+                                dest: "/app".into(),
+                                owner: Some((0, 0)),
+                                include: vec![],
+                                exclude: vec![],
+                            },
+                        ],
+                    },
+                ),
+                n("merge", NodeKind::Merge(vec![NodeId(0), NodeId(4), NodeId(5)])),
+            ],
+            output: NodeId(6),
+            config: RuntimeConfig::default(),
+            required_paths: vec![],
+        }
+    }
+
+    fn opts() -> LowerOptions {
+        LowerOptions {
+            platform: pb::Platform { architecture: "amd64".into(), os: "linux".into(), ..Default::default() },
+            images: vec![ResolvedImage {
+                reference: "docker.io/library/python:3.12".into(),
+                env: vec!["PATH=/usr/bin".into(), "LANG=C".into()],
+            }],
+            context_name: "context".into(),
+            dockerignore: vec!["*.log".into()],
+            network: Network::Host,
+            ..Default::default()
+        }
+    }
+
+    fn ops(d: &pb::Definition) -> Vec<pb::Op> {
+        d.def.iter().map(|b| pb::Op::decode(b.as_slice()).unwrap()).collect()
+    }
+
+    #[test]
+    fn exec_mounts_are_sorted_with_contiguous_outputs() {
+        let d = lower(&plan(), &opts()).unwrap();
+        let ops = ops(&d);
+        let exec = ops
+            .iter()
+            .find_map(|o| match &o.op {
+                Some(pb::op::Op::Exec(e)) => Some(e),
+                _ => None,
+            })
+            .unwrap();
+        let dests: Vec<&str> = exec.mounts.iter().map(|m| m.dest.as_str()).collect();
+        assert_eq!(dests, vec!["/", "/ctx", "/root/.cache/pip"]);
+        let outputs: Vec<i64> = exec.mounts.iter().map(|m| m.output).collect();
+        assert_eq!(outputs, vec![0, -1, -1]);
+        let inputs: Vec<i64> = exec.mounts.iter().map(|m| m.input).collect();
+        assert_eq!(inputs, vec![0, 1, -1]);
+        assert!(exec.mounts[1].readonly);
+        assert_eq!(exec.network, pb::NetMode::Host as i32);
+        assert_eq!(exec.meta.as_ref().unwrap().env, vec!["LANG=C", "PATH=/x"]);
+    }
+
+    #[test]
+    fn unreachable_nodes_are_not_emitted_and_terminal_is_last() {
+        let d = lower(&plan(), &opts()).unwrap();
+        // image, ctx, exec, diff, file, merge + terminal ("unused" is the same op as "img")
+        assert_eq!(d.def.len(), 7);
+        let names: Vec<&str> = d.metadata.values().filter_map(|m| m.description.get("llb.customname").map(String::as_str)).collect();
+        assert!(!names.contains(&"unused"));
+        let last = ops(&d).pop().unwrap();
+        assert!(last.op.is_none());
+    }
+
+    #[test]
+    fn file_actions_chain_and_copy_keeps_modes() {
+        let d = lower(&plan(), &opts()).unwrap();
+        let file = ops(&d)
+            .into_iter()
+            .find_map(|o| match o.op {
+                Some(pb::op::Op::File(f)) => Some((o.inputs, f)),
+                _ => None,
+            })
+            .unwrap();
+        let (inputs, f) = file;
+        assert_eq!(inputs.len(), 1);
+        assert_eq!((f.actions[0].input, f.actions[0].secondary_input, f.actions[0].output), (-1, -1, -1));
+        assert_eq!((f.actions[1].input, f.actions[1].secondary_input, f.actions[1].output), (1, 0, 0));
+        let Some(pb::file_action::Action::Copy(c)) = &f.actions[1].action else { panic!() };
+        assert_eq!((c.mode, c.timestamp), (-1, -1));
+    }
+
+    #[test]
+    fn context_attrs_carry_patterns_as_json() {
+        let d = lower(&plan(), &opts()).unwrap();
+        let src = ops(&d)
+            .into_iter()
+            .find_map(|o| match o.op {
+                Some(pb::op::Op::Source(s)) if s.identifier.starts_with("local://") => Some(s),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(src.identifier, "local://context");
+        assert_eq!(src.attrs["local.includepattern"], r#"["req.txt"]"#);
+        assert_eq!(src.attrs["local.excludepatterns"], r#"["*.log"]"#);
+        assert_eq!(src.attrs["local.sharedkeyhint"], "strata-requirements-base");
+    }
+
+    #[test]
+    fn wrong_image_count_is_an_error() {
+        let mut o = opts();
+        o.images.clear();
+        assert!(lower(&plan(), &o).is_err());
+    }
+
+    #[test]
+    fn patterns_are_cleaned() {
+        assert_eq!(clean_pattern("./core/"), "core");
+        assert_eq!(clean_pattern("/main.py"), "main.py");
+        assert_eq!(clean_pattern("!keep/"), "!keep");
+        assert_eq!(clean_pattern("**/tests/"), "**/tests");
+        assert_eq!(clean_pattern("./"), ".");
+    }
+}
