@@ -14,7 +14,8 @@ pub fn plan(t: &Target, opts: &PlanOptions) -> Result<Plan, PlanError> {
 
     // Runtime: the base image, the user, the runtime packages.
     let runtime_img = b.image(&t.image.base.value, "base");
-    let mut runtime = b.node(format!("FROM {}", t.image.base.value), NodeKind::Image(runtime_img));
+    let runtime_root = b.node(format!("FROM {}", t.image.base.value), NodeKind::Image(runtime_img));
+    let mut runtime = runtime_root;
     if let User::Named(name) = &t.image.user {
         runtime = b.exec(
             format!("create user {name} (uid {APP_UID})"),
@@ -42,8 +43,8 @@ pub fn plan(t: &Target, opts: &PlanOptions) -> Result<Plan, PlanError> {
     if !t.tiers.is_empty() {
         let builder_ref = t.image.builder.as_ref().unwrap_or(&t.image.base).value.clone();
         let builder_img = b.image(&builder_ref, "builder");
-        let mut builder = if builder_img == runtime_img && t.system.packages.is_empty() {
-            b.node(format!("FROM {builder_ref}"), NodeKind::Image(builder_img))
+        let mut builder = if builder_img == runtime_img {
+            runtime_root
         } else {
             b.node(format!("builder: FROM {builder_ref}"), NodeKind::Image(builder_img))
         };
