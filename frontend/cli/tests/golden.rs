@@ -1,0 +1,109 @@
+//! Golden tests: the LLB (as readable JSON) and the explanation of every example spec,
+//! pinned with insta snapshots, plus the guarantee that `strata llb` is deterministic.
+//! No daemon: the end-to-end tests in tests/e2e build these same specs for real.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn strata(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_strata")).args(args).output().expect("run strata")
+}
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../spec-examples")
+}
+
+/// (snapshot name, spec path, extra args) for every target worth pinning.
+fn cases() -> Vec<(String, PathBuf, Vec<&'static str>)> {
+    let ex = examples();
+    vec![
+        ("fastapi-hello".into(), ex.join("fastapi-hello/strata.toml"), vec![]),
+        ("fastapi-hello-copy-layers".into(), ex.join("fastapi-hello/strata.toml"), vec!["--copy-layers"]),
+        ("two-services-api".into(), ex.join("two-services/strata.toml"), vec!["--target", "api"]),
+        ("two-services-worker".into(), ex.join("two-services/strata.toml"), vec!["--target", "worker"]),
+    ]
+}
+
+fn stdout_of(args: &[&str]) -> Vec<u8> {
+    let out = strata(args);
+    assert!(out.status.success(), "strata {args:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    out.stdout
+}
+
+#[test]
+fn llb_json_is_pinned() {
+    for (name, spec, extra) in cases() {
+        let spec = spec.to_str().unwrap();
+        let mut args = vec!["llb", spec, "--json"];
+        args.extend(&extra);
+        let json: serde_json::Value = serde_json::from_slice(&stdout_of(&args)).unwrap();
+        insta::assert_json_snapshot!(format!("llb-{name}"), json);
+    }
+}
+
+#[test]
+fn explain_is_pinned() {
+    for (name, spec, extra) in cases() {
+        let spec = spec.to_str().unwrap();
+        let mut args = vec!["explain", spec];
+        args.extend(&extra);
+        let text = String::from_utf8(stdout_of(&args)).unwrap();
+        insta::assert_snapshot!(format!("explain-{name}"), text);
+    }
+}
+
+#[test]
+fn llb_bytes_are_identical_across_runs() {
+    for (_, spec, extra) in cases() {
+        let spec = spec.to_str().unwrap();
+        let mut args = vec!["llb", spec];
+        args.extend(&extra);
+        let a = stdout_of(&args);
+        let b = stdout_of(&args);
+        assert!(!a.is_empty());
+        assert_eq!(a, b, "two runs of strata {args:?} differ");
+    }
+}
+
+#[test]
+fn targets_share_their_common_tier_ops() {
+    // Two services that share the `base` tier compile it to the same op digest.
+    let spec = examples().join("two-services/strata.toml");
+    let spec = spec.to_str().unwrap();
+    let digests = |target: &str| -> Vec<(String, String)> {
+        let v: serde_json::Value =
+            serde_json::from_slice(&stdout_of(&["llb", spec, "--json", "--target", target])).unwrap();
+        v["ops"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|o| Some((o["name"].as_str()?.to_string(), o["digest"].as_str()?.to_string())))
+            .collect()
+    };
+    let api = digests("api");
+    let worker = digests("worker");
+    let tier = |ops: &[(String, String)]| {
+        ops.iter().find(|(n, _)| n.ends_with("pip install tier base")).map(|(_, d)| d.clone())
+    };
+    assert!(tier(&api).is_some(), "no base tier in {api:?}");
+    assert_eq!(tier(&api), tier(&worker));
+}
+
+#[test]
+fn check_fails_on_a_misspelt_key_with_file_line_and_suggestion() {
+    let dir = tempdir();
+    let spec = dir.join("strata.toml");
+    std::fs::write(&spec, "version = 1\n[image]\nbase = \"python:3.12-slim\"\n[system]\npakages = [\"curl\"]\n").unwrap();
+    let out = strata(&["check", spec.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("pakages"), "{err}");
+    assert!(err.contains("strata.toml:5:1"), "{err}");
+    assert!(err.contains("did you mean `packages`"), "{err}");
+}
+
+fn tempdir() -> PathBuf {
+    let d = std::env::temp_dir().join(format!("strata-golden-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
