@@ -75,7 +75,8 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comma
             other => bail!("{} (see `strata --help`)", other.unexpected()),
         }
     }
-    c.spec = spec.ok_or_else(|| anyhow!("`strata {sub}` needs the path of a spec, e.g. strata.toml"))?;
+    c.spec =
+        spec.ok_or_else(|| anyhow!("`strata {sub}` needs the path of a spec, e.g. strata.toml"))?;
     Ok(match sub.as_str() {
         "check" => Command::Check(c),
         "llb" => Command::Llb { common: c, json },
@@ -94,7 +95,9 @@ mod tests {
     #[test]
     fn parses_llb_with_options() {
         let c = p("llb strata.toml --target core --build-arg A=1=2 --json").unwrap();
-        let Command::Llb { common, json } = c else { panic!() };
+        let Command::Llb { common, json } = c else {
+            panic!()
+        };
         assert!(json);
         assert_eq!(common.target.as_deref(), Some("core"));
         assert_eq!(common.build_args["A"], "1=2");
@@ -103,9 +106,18 @@ mod tests {
 
     #[test]
     fn rejects_bad_input_with_a_message() {
-        assert!(p("frobnicate x").unwrap_err().to_string().contains("unknown command `frobnicate`"));
-        assert!(p("check").unwrap_err().to_string().contains("needs the path of a spec"));
-        assert!(p("check a.toml --build-arg NOEQ").unwrap_err().to_string().contains("KEY=VALUE"));
+        assert!(p("frobnicate x")
+            .unwrap_err()
+            .to_string()
+            .contains("unknown command `frobnicate`"));
+        assert!(p("check")
+            .unwrap_err()
+            .to_string()
+            .contains("needs the path of a spec"));
+        assert!(p("check a.toml --build-arg NOEQ")
+            .unwrap_err()
+            .to_string()
+            .contains("KEY=VALUE"));
         assert!(p("check a.toml --json").is_err());
     }
 }

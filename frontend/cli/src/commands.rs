@@ -26,12 +26,16 @@ pub fn run(cmd: Command) -> Result<ExitCode> {
         }
         Command::Check(c) => check(&c),
         Command::Explain(c) => {
-            let Some((_, plan)) = compile(&c)? else { return Ok(ExitCode::FAILURE) };
+            let Some((_, plan)) = compile(&c)? else {
+                return Ok(ExitCode::FAILURE);
+            };
             print!("{}", strata_plan::explain(&plan));
             Ok(ExitCode::SUCCESS)
         }
         Command::Llb { common, json } => {
-            let Some((file, plan)) = compile(&common)? else { return Ok(ExitCode::FAILURE) };
+            let Some((file, plan)) = compile(&common)? else {
+                return Ok(ExitCode::FAILURE);
+            };
             let def = lower_offline(&common, &file, &plan)?;
             let mut out = std::io::stdout().lock();
             if json {
@@ -47,7 +51,8 @@ pub fn run(cmd: Command) -> Result<ExitCode> {
 }
 
 fn load(path: &Path) -> Result<SourceFile> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     Ok(SourceFile::new(path.display().to_string(), text))
 }
 
@@ -57,7 +62,10 @@ fn color() -> bool {
 
 fn report(file: &SourceFile, diags: &[Diagnostic]) {
     if !diags.is_empty() {
-        eprintln!("{}", strata_spec::diag::render_all(diags, file, color()).trim_end());
+        eprintln!(
+            "{}",
+            strata_spec::diag::render_all(diags, file, color()).trim_end()
+        );
     }
 }
 
@@ -76,7 +84,12 @@ fn check(c: &Common) -> Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     }
     let targets = spec.target_names();
-    println!("{}: ok ({} target{})", file.name, targets.len(), if targets.len() == 1 { "" } else { "s" });
+    println!(
+        "{}: ok ({} target{})",
+        file.name,
+        targets.len(),
+        if targets.len() == 1 { "" } else { "s" }
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -97,7 +110,11 @@ fn compile(c: &Common) -> Result<Option<(SourceFile, Plan)>> {
     };
     let opts = PlanOptions {
         platform: c.platform.clone().unwrap_or_else(|| "linux/amd64".into()),
-        layering: if c.copy_layers { Layering::Copy } else { Layering::MergeDiff },
+        layering: if c.copy_layers {
+            Layering::Copy
+        } else {
+            Layering::MergeDiff
+        },
     };
     match strata_plan::plan(&target, &opts) {
         Ok(p) => Ok(Some((file, p))),
@@ -117,8 +134,12 @@ fn compile(c: &Common) -> Result<Option<(SourceFile, Plan)>> {
 fn lower_offline(c: &Common, file: &SourceFile, plan: &Plan) -> Result<pb::Definition> {
     let mut images = vec![];
     for img in &plan.images {
-        let r = ImageRef::parse(&img.reference).map_err(|e| anyhow::anyhow!("{}: {e}", file.name))?;
-        images.push(ResolvedImage { reference: r.normalized(), env: vec![] });
+        let r =
+            ImageRef::parse(&img.reference).map_err(|e| anyhow::anyhow!("{}: {e}", file.name))?;
+        images.push(ResolvedImage {
+            reference: r.normalized(),
+            env: vec![],
+        });
     }
     let dir = c.spec.parent().unwrap_or(Path::new("."));
     let dockerignore = std::fs::read_to_string(dir.join(".dockerignore"))
@@ -138,7 +159,11 @@ fn lower_offline(c: &Common, file: &SourceFile, plan: &Plan) -> Result<pb::Defin
 fn parse_platform(s: &str) -> Result<pb::Platform> {
     let parts: Vec<&str> = s.split('/').collect();
     match parts.as_slice() {
-        [os, arch] => Ok(pb::Platform { os: os.to_string(), architecture: arch.to_string(), ..Default::default() }),
+        [os, arch] => Ok(pb::Platform {
+            os: os.to_string(),
+            architecture: arch.to_string(),
+            ..Default::default()
+        }),
         [os, arch, variant] => Ok(pb::Platform {
             os: os.to_string(),
             architecture: arch.to_string(),

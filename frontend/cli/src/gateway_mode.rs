@@ -10,11 +10,15 @@ use strata_gateway::options::Options;
 pub fn started_by_buildkit() -> bool {
     std::env::args_os().len() <= 1
         && (std::env::var_os("BUILDKIT_SESSION_ID").is_some()
-            || std::env::vars_os().any(|(k, _)| k.to_string_lossy().starts_with("BUILDKIT_FRONTEND_OPT_")))
+            || std::env::vars_os()
+                .any(|(k, _)| k.to_string_lossy().starts_with("BUILDKIT_FRONTEND_OPT_")))
 }
 
 pub fn run() -> ExitCode {
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("strata: cannot start the async runtime: {e}");
@@ -39,7 +43,9 @@ pub fn run() -> ExitCode {
             Ok(r) => bridge.return_result(&r.reference, r.metadata).await,
             Err(e) => {
                 tracing::info!("build failed: {e}");
-                bridge.return_error(e.code(), &e.to_string(), e.details()).await
+                bridge
+                    .return_error(e.code(), &e.to_string(), e.details())
+                    .await
             }
         };
         match returned {

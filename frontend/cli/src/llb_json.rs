@@ -27,10 +27,16 @@ pub fn definition(def: &pb::Definition) -> Value {
 }
 
 fn op_json(op: &pb::Op) -> Value {
-    let inputs: Vec<String> = op.inputs.iter().map(|i| format!("{}[{}]", short(&i.digest), i.index)).collect();
+    let inputs: Vec<String> = op
+        .inputs
+        .iter()
+        .map(|i| format!("{}[{}]", short(&i.digest), i.index))
+        .collect();
     let mut v = match &op.op {
         None => json!({"kind": "terminal"}),
-        Some(pb::op::Op::Source(s)) => json!({"kind": "source", "identifier": s.identifier, "attrs": s.attrs}),
+        Some(pb::op::Op::Source(s)) => {
+            json!({"kind": "source", "identifier": s.identifier, "attrs": s.attrs})
+        }
         Some(pb::op::Op::Exec(e)) => {
             let meta = e.meta.clone().unwrap_or_default();
             let mounts: Vec<Value> = e

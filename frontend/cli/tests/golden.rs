@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn strata(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_strata")).args(args).output().expect("run strata")
+    Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args(args)
+        .output()
+        .expect("run strata")
 }
 
 fn examples() -> PathBuf {
@@ -17,16 +20,36 @@ fn examples() -> PathBuf {
 fn cases() -> Vec<(String, PathBuf, Vec<&'static str>)> {
     let ex = examples();
     vec![
-        ("fastapi-hello".into(), ex.join("fastapi-hello/strata.toml"), vec![]),
-        ("fastapi-hello-copy-layers".into(), ex.join("fastapi-hello/strata.toml"), vec!["--copy-layers"]),
-        ("two-services-api".into(), ex.join("two-services/strata.toml"), vec!["--target", "api"]),
-        ("two-services-worker".into(), ex.join("two-services/strata.toml"), vec!["--target", "worker"]),
+        (
+            "fastapi-hello".into(),
+            ex.join("fastapi-hello/strata.toml"),
+            vec![],
+        ),
+        (
+            "fastapi-hello-copy-layers".into(),
+            ex.join("fastapi-hello/strata.toml"),
+            vec!["--copy-layers"],
+        ),
+        (
+            "two-services-api".into(),
+            ex.join("two-services/strata.toml"),
+            vec!["--target", "api"],
+        ),
+        (
+            "two-services-worker".into(),
+            ex.join("two-services/strata.toml"),
+            vec!["--target", "worker"],
+        ),
     ]
 }
 
 fn stdout_of(args: &[&str]) -> Vec<u8> {
     let out = strata(args);
-    assert!(out.status.success(), "strata {args:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "strata {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out.stdout
 }
 
@@ -72,18 +95,26 @@ fn targets_share_their_common_tier_ops() {
     let spec = spec.to_str().unwrap();
     let digests = |target: &str| -> Vec<(String, String)> {
         let v: serde_json::Value =
-            serde_json::from_slice(&stdout_of(&["llb", spec, "--json", "--target", target])).unwrap();
+            serde_json::from_slice(&stdout_of(&["llb", spec, "--json", "--target", target]))
+                .unwrap();
         v["ops"]
             .as_array()
             .unwrap()
             .iter()
-            .filter_map(|o| Some((o["name"].as_str()?.to_string(), o["digest"].as_str()?.to_string())))
+            .filter_map(|o| {
+                Some((
+                    o["name"].as_str()?.to_string(),
+                    o["digest"].as_str()?.to_string(),
+                ))
+            })
             .collect()
     };
     let api = digests("api");
     let worker = digests("worker");
     let tier = |ops: &[(String, String)]| {
-        ops.iter().find(|(n, _)| n.ends_with("pip install tier base")).map(|(_, d)| d.clone())
+        ops.iter()
+            .find(|(n, _)| n.ends_with("pip install tier base"))
+            .map(|(_, d)| d.clone())
     };
     assert!(tier(&api).is_some(), "no base tier in {api:?}");
     assert_eq!(tier(&api), tier(&worker));
@@ -93,7 +124,11 @@ fn targets_share_their_common_tier_ops() {
 fn check_fails_on_a_misspelt_key_with_file_line_and_suggestion() {
     let dir = tempdir();
     let spec = dir.join("strata.toml");
-    std::fs::write(&spec, "version = 1\n[image]\nbase = \"python:3.12-slim\"\n[system]\npakages = [\"curl\"]\n").unwrap();
+    std::fs::write(
+        &spec,
+        "version = 1\n[image]\nbase = \"python:3.12-slim\"\n[system]\npakages = [\"curl\"]\n",
+    )
+    .unwrap();
     let out = strata(&["check", spec.to_str().unwrap()]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);

@@ -32,6 +32,9 @@ mod tests {
     #[test]
     fn reads_like_buildkit() {
         let text = "# comment\n\n  *.pyc \n/build/\n!build/keep.txt\n./docs//x/../y\n!\n";
-        assert_eq!(super::parse(text), vec!["*.pyc", "build", "!build/keep.txt", "docs/y"]);
+        assert_eq!(
+            super::parse(text),
+            vec!["*.pyc", "build", "!build/keep.txt", "docs/y"]
+        );
     }
 }

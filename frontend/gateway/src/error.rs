@@ -34,7 +34,10 @@ pub struct SpecLocation {
 pub enum FrontendError {
     /// The spec is wrong: the message is the rendered diagnostics.
     #[error("{message}")]
-    Spec { message: String, location: Option<SpecLocation> },
+    Spec {
+        message: String,
+        location: Option<SpecLocation>,
+    },
     #[error("cannot read the spec `{filename}` from the build definition's directory: {detail}")]
     SpecMissing { filename: String, detail: String },
     #[error("{0}")]
@@ -52,7 +55,10 @@ impl FrontendError {
         let location = d.first().span().map(|s| locate(file, s));
         let errors: Vec<Diagnostic> = d.into_vec().into_iter().filter(|d| d.is_error()).collect();
         let message = strata_spec::diag::render_all(&errors, file, false);
-        FrontendError::Spec { message: message.trim_end().to_string(), location }
+        FrontendError::Spec {
+            message: message.trim_end().to_string(),
+            location,
+        }
     }
 
     /// An error at `span` of the spec (or about the whole file).
@@ -84,7 +90,9 @@ impl FrontendError {
     /// The typed details BuildKit understands: the spec's text and the range in it.
     pub fn details(&self) -> Vec<Any> {
         match self {
-            FrontendError::Spec { location: Some(l), .. } => vec![source_detail(l)],
+            FrontendError::Spec {
+                location: Some(l), ..
+            } => vec![source_detail(l)],
             _ => vec![],
         }
     }
@@ -128,7 +136,11 @@ mod tests {
     fn spec_errors_carry_the_spec_and_the_range() {
         let file = SourceFile::new("strata.toml", "version = 1\n[system]\npakages = []\n");
         let start = file.text.find("pakages").unwrap();
-        let e = FrontendError::at(&file, Some(Span::new(start, start + 7)), "unknown key `pakages`".into());
+        let e = FrontendError::at(
+            &file,
+            Some(Span::new(start, start + 7)),
+            "unknown key `pakages`".into(),
+        );
         assert!(e.to_string().contains("strata.toml:3:1"), "{e}");
         assert_eq!(e.code(), code::INVALID_ARGUMENT);
         let d = e.details();

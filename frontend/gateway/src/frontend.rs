@@ -34,15 +34,25 @@ pub async fn build(bridge: &Bridge, opts: &Options) -> Result<BuildResult, Front
         bridge,
         &opts.dockerfile_key,
         opts,
-        &[opts.filename.clone(), format!("{}.dockerignore", opts.filename)],
+        &[
+            opts.filename.clone(),
+            format!("{}.dockerignore", opts.filename),
+        ],
         "dockerfile",
         &format!("[internal] load build definition from {}", opts.filename),
     )
     .await?;
-    let text = bridge.read_file(&spec_dir, &opts.filename, None).await.map_err(|e| {
-        FrontendError::SpecMissing { filename: opts.filename.clone(), detail: e.to_string() }
-    })?;
-    let file = SourceFile::new(opts.filename.clone(), String::from_utf8_lossy(&text).into_owned());
+    let text = bridge
+        .read_file(&spec_dir, &opts.filename, None)
+        .await
+        .map_err(|e| FrontendError::SpecMissing {
+            filename: opts.filename.clone(),
+            detail: e.to_string(),
+        })?;
+    let file = SourceFile::new(
+        opts.filename.clone(),
+        String::from_utf8_lossy(&text).into_owned(),
+    );
     let spec = Spec::parse(&file).map_err(|d| FrontendError::spec(&file, d))?;
     let target = spec
         .resolve(opts.target.as_deref(), &opts.build_args)
@@ -66,8 +76,9 @@ pub async fn build(bridge: &Bridge, opts: &Options) -> Result<BuildResult, Front
             bridge.read_file(&ctx, ".dockerignore", None).await.ok()
         }
     };
-    let dockerignore =
-        ignore_text.map(|t| dockerignore::parse(&String::from_utf8_lossy(&t))).unwrap_or_default();
+    let dockerignore = ignore_text
+        .map(|t| dockerignore::parse(&String::from_utf8_lossy(&t)))
+        .unwrap_or_default();
 
     let platform = platform::target(opts, &caps);
     let layering = if caps.has_llb("mergeop") && caps.has_llb("diffop") {
@@ -77,7 +88,10 @@ pub async fn build(bridge: &Bridge, opts: &Options) -> Result<BuildResult, Front
     };
     let plan = strata_plan::plan(
         &target,
-        &PlanOptions { platform: platform::format(&platform), layering },
+        &PlanOptions {
+            platform: platform::format(&platform),
+            layering,
+        },
     )
     .map_err(|e| FrontendError::plan(&file, e))?;
 
@@ -114,28 +128,48 @@ pub async fn build(bridge: &Bridge, opts: &Options) -> Result<BuildResult, Front
             )
             .await
             .map_err(|e| {
-                FrontendError::at(&file, span, format!("cannot resolve image `{}`: {e}", img.reference))
+                FrontendError::at(
+                    &file,
+                    span,
+                    format!("cannot resolve image `{}`: {e}", img.reference),
+                )
             })?;
         let env = config_env(&config);
-        let reference = if digest.is_empty() { name } else { r.with_digest(&digest).normalized() };
+        let reference = if digest.is_empty() {
+            name
+        } else {
+            r.with_digest(&digest).normalized()
+        };
         lower_opts.images.push(ResolvedImage { reference, env });
         if i == plan.runtime_image.0 {
             base_config = Some(config);
         }
     }
 
-    let def = strata_llb::lower(&plan, &lower_opts).map_err(|e| FrontendError::Internal(e.to_string()))?;
+    let def = strata_llb::lower(&plan, &lower_opts)
+        .map_err(|e| FrontendError::Internal(e.to_string()))?;
     let result = bridge.solve(def, opts.cache_imports.clone(), false).await?;
 
-    let config = strata_llb::image_config(base_config.as_deref(), &plan.config, &platform, &opts.labels)
-        .map_err(|e| FrontendError::Internal(e.to_string()))?;
+    let config = strata_llb::image_config(
+        base_config.as_deref(),
+        &plan.config,
+        &platform,
+        &opts.labels,
+    )
+    .map_err(|e| FrontendError::Internal(e.to_string()))?;
     let id = platform::format(&platform);
     let platforms = json!({"Platforms": [{"ID": id, "Platform": platform::to_json(&platform)}]});
     let metadata = BTreeMap::from([
         ("containerimage.config".to_string(), config),
-        ("refs.platforms".to_string(), serde_json::to_vec(&platforms).unwrap_or_default()),
+        (
+            "refs.platforms".to_string(),
+            serde_json::to_vec(&platforms).unwrap_or_default(),
+        ),
     ]);
-    Ok(BuildResult { reference: result, metadata })
+    Ok(BuildResult {
+        reference: result,
+        metadata,
+    })
 }
 
 pub struct BuildResult {
@@ -156,15 +190,27 @@ async fn solve_local(
     if let Some(s) = &opts.session_id {
         attrs.insert("local.session".to_string(), s.clone());
     }
-    attrs.insert("local.followpaths".to_string(), serde_json::to_string(paths).unwrap_or_default());
+    attrs.insert(
+        "local.followpaths".to_string(),
+        serde_json::to_string(paths).unwrap_or_default(),
+    );
     attrs.insert("local.sharedkeyhint".to_string(), key_hint.to_string());
     attrs.insert("local.differ".to_string(), "none".to_string());
     let op = pb::Op {
-        op: Some(pb::op::Op::Source(pb::SourceOp { identifier: format!("local://{name}"), attrs })),
+        op: Some(pb::op::Op::Source(pb::SourceOp {
+            identifier: format!("local://{name}"),
+            attrs,
+        })),
         ..Default::default()
     };
     let mut g = strata_llb::Graph::new();
-    let out = g.add(op, strata_llb::VertexMeta { name: progress.to_string(), ignore_cache: false });
+    let out = g.add(
+        op,
+        strata_llb::VertexMeta {
+            name: progress.to_string(),
+            ignore_cache: false,
+        },
+    );
     Ok(bridge.solve(g.definition(&out), vec![], false).await?)
 }
 
@@ -179,7 +225,9 @@ async fn check_required_paths(
 ) -> Result<(), FrontendError> {
     let mut checked: Vec<&str> = vec![];
     for node in &plan.nodes {
-        let NodeKind::Context(view) = &node.kind else { continue };
+        let NodeKind::Context(view) = &node.kind else {
+            continue;
+        };
         let wanted: Vec<_> = plan
             .required_paths
             .iter()
@@ -201,7 +249,11 @@ async fn check_required_paths(
                         "`{}` ({}) is not in the build context{}",
                         r.path,
                         r.what,
-                        if o.dockerignore.is_empty() { "" } else { " (or .dockerignore excludes it)" }
+                        if o.dockerignore.is_empty() {
+                            ""
+                        } else {
+                            " (or .dockerignore excludes it)"
+                        }
                     ),
                 ));
             }
@@ -214,7 +266,11 @@ fn image_span(t: &strata_spec::model::Target, reference: &str) -> Option<Span> {
     if t.image.base.value == reference {
         return Some(t.image.base.span);
     }
-    t.image.builder.as_ref().filter(|b| b.value == reference).map(|b| b.span)
+    t.image
+        .builder
+        .as_ref()
+        .filter(|b| b.value == reference)
+        .map(|b| b.span)
 }
 
 /// `config.Env` of an image config, or nothing.
@@ -223,7 +279,9 @@ fn config_env(config: &[u8]) -> Vec<String> {
         .ok()
         .and_then(|v| {
             v.get("config")?.get("Env")?.as_array().map(|a| {
-                a.iter().filter_map(|s| s.as_str().map(String::from)).collect::<Vec<_>>()
+                a.iter()
+                    .filter_map(|s| s.as_str().map(String::from))
+                    .collect::<Vec<_>>()
             })
         })
         .unwrap_or_default()

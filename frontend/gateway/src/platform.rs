@@ -15,7 +15,11 @@ pub fn target(opts: &Options, caps: &Caps) -> pb::Platform {
     if let Some(p) = caps.worker_platforms.first() {
         return p.clone();
     }
-    pb::Platform { os: "linux".into(), architecture: host_arch().into(), ..Default::default() }
+    pb::Platform {
+        os: "linux".into(),
+        architecture: host_arch().into(),
+        ..Default::default()
+    }
 }
 
 fn host_arch() -> &'static str {
@@ -55,10 +59,17 @@ mod tests {
 
     #[test]
     fn formats_with_and_without_variant() {
-        let mut p = pb::Platform { os: "linux".into(), architecture: "arm".into(), ..Default::default() };
+        let mut p = pb::Platform {
+            os: "linux".into(),
+            architecture: "arm".into(),
+            ..Default::default()
+        };
         assert_eq!(format(&p), "linux/arm");
         p.variant = "v7".into();
         assert_eq!(format(&p), "linux/arm/v7");
-        assert_eq!(to_json(&p), json!({"architecture": "arm", "os": "linux", "variant": "v7"}));
+        assert_eq!(
+            to_json(&p),
+            json!({"architecture": "arm", "os": "linux", "variant": "v7"})
+        );
     }
 }

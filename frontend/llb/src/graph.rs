@@ -21,7 +21,10 @@ pub struct Output {
 
 impl Output {
     pub fn input(&self) -> pb::Input {
-        pb::Input { digest: self.digest.clone(), index: self.index }
+        pb::Input {
+            digest: self.digest.clone(),
+            index: self.index,
+        }
     }
 }
 
@@ -60,7 +63,11 @@ impl Graph {
             }
             self.metadata.insert(
                 digest.clone(),
-                pb::OpMetadata { ignore_cache: meta.ignore_cache, description, ..Default::default() },
+                pb::OpMetadata {
+                    ignore_cache: meta.ignore_cache,
+                    description,
+                    ..Default::default()
+                },
             );
             self.ops.push((digest.clone(), bytes));
         }
@@ -70,9 +77,16 @@ impl Graph {
     /// The definition whose result is `output`: every op, then the terminal op.
     pub fn definition(&self, output: &Output) -> pb::Definition {
         let mut def: Vec<Vec<u8>> = self.ops.iter().map(|(_, b)| b.clone()).collect();
-        let terminal = pb::Op { inputs: vec![output.input()], ..Default::default() };
+        let terminal = pb::Op {
+            inputs: vec![output.input()],
+            ..Default::default()
+        };
         def.push(terminal.encode_to_vec());
-        pb::Definition { def, metadata: self.metadata.clone(), source: None }
+        pb::Definition {
+            def,
+            metadata: self.metadata.clone(),
+            source: None,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -101,8 +115,20 @@ mod tests {
     #[test]
     fn identical_ops_collapse_and_keep_the_first_name() {
         let mut g = Graph::new();
-        let a = g.add(source("local://context"), VertexMeta { name: "first".into(), ..Default::default() });
-        let b = g.add(source("local://context"), VertexMeta { name: "second".into(), ..Default::default() });
+        let a = g.add(
+            source("local://context"),
+            VertexMeta {
+                name: "first".into(),
+                ..Default::default()
+            },
+        );
+        let b = g.add(
+            source("local://context"),
+            VertexMeta {
+                name: "second".into(),
+                ..Default::default()
+            },
+        );
         assert_eq!(a, b);
         assert_eq!(g.len(), 1);
         let d = g.definition(&a);
@@ -113,7 +139,10 @@ mod tests {
     #[test]
     fn digests_are_sha256_of_the_encoded_bytes() {
         let mut g = Graph::new();
-        let out = g.add(source("docker-image://docker.io/library/alpine:3"), VertexMeta::default());
+        let out = g.add(
+            source("docker-image://docker.io/library/alpine:3"),
+            VertexMeta::default(),
+        );
         let d = g.definition(&out);
         assert_eq!(digest_of(&d.def[0]), out.digest);
         let terminal = pb::Op::decode(d.def[1].as_slice()).unwrap();
@@ -125,7 +154,13 @@ mod tests {
     fn the_same_graph_encodes_to_the_same_bytes() {
         let build = || {
             let mut g = Graph::new();
-            let o = g.add(source("local://context"), VertexMeta { name: "ctx".into(), ..Default::default() });
+            let o = g.add(
+                source("local://context"),
+                VertexMeta {
+                    name: "ctx".into(),
+                    ..Default::default()
+                },
+            );
             g.definition(&o).encode_to_vec()
         };
         assert_eq!(build(), build());

@@ -52,14 +52,28 @@ pub fn image_config(
         None => cfg.remove("User"),
     };
     if let Some(ep) = &rc.entrypoint {
-        cfg.insert("Entrypoint".into(), if ep.is_empty() { Value::Null } else { json!(ep) });
+        cfg.insert(
+            "Entrypoint".into(),
+            if ep.is_empty() {
+                Value::Null
+            } else {
+                json!(ep)
+            },
+        );
         // As in a Dockerfile, a new entrypoint drops the base image's cmd.
         if rc.cmd.is_none() {
             cfg.remove("Cmd");
         }
     }
     if let Some(cmd) = &rc.cmd {
-        cfg.insert("Cmd".into(), if cmd.is_empty() { Value::Null } else { json!(cmd) });
+        cfg.insert(
+            "Cmd".into(),
+            if cmd.is_empty() {
+                Value::Null
+            } else {
+                json!(cmd)
+            },
+        );
     }
     if !rc.expose.is_empty() {
         let mut ports = match cfg.remove("ExposedPorts") {
@@ -107,7 +121,10 @@ pub fn image_config(
 /// has them, appended in name order otherwise) and the plan's PATH entries in front.
 pub fn env_list(base_env: Option<&Value>, rc: &RuntimeConfig) -> Vec<String> {
     let mut env: Vec<String> = match base_env {
-        Some(Value::Array(a)) => a.iter().filter_map(|v| v.as_str().map(String::from)).collect(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|v| v.as_str().map(String::from))
+            .collect(),
         _ => vec![],
     };
     let base_path = env
@@ -119,12 +136,19 @@ pub fn env_list(base_env: Option<&Value>, rc: &RuntimeConfig) -> Vec<String> {
         rc.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     if !rc.path_prepend.is_empty() && !rc.env.contains_key("PATH") {
         let mut parts: Vec<&str> = rc.path_prepend.iter().map(String::as_str).collect();
-        parts.extend(base_path.split(':').filter(|p| !rc.path_prepend.iter().any(|q| q == p)));
+        parts.extend(
+            base_path
+                .split(':')
+                .filter(|p| !rc.path_prepend.iter().any(|q| q == p)),
+        );
         set.push(("PATH".into(), parts.join(":")));
     }
     for (k, v) in set {
         let kv = format!("{k}={v}");
-        match env.iter().position(|e| e.split_once('=').map(|(n, _)| n) == Some(k.as_str())) {
+        match env
+            .iter()
+            .position(|e| e.split_once('=').map(|(n, _)| n) == Some(k.as_str()))
+        {
             Some(i) => env[i] = kv,
             None if k == "PATH" => env.insert(0, kv),
             None => env.push(kv),
@@ -140,7 +164,10 @@ mod tests {
 
     fn rc() -> RuntimeConfig {
         RuntimeConfig {
-            env: BTreeMap::from([("VIRTUAL_ENV".into(), "/opt/venv".into()), ("A".into(), "1".into())]),
+            env: BTreeMap::from([
+                ("VIRTUAL_ENV".into(), "/opt/venv".into()),
+                ("A".into(), "1".into()),
+            ]),
             path_prepend: vec!["/opt/venv/bin".into()],
             workdir: "/app".into(),
             user: Some("10001:10001".into()),
@@ -149,7 +176,11 @@ mod tests {
             expose: vec!["8000/tcp".into()],
             stop_signal: Some("SIGINT".into()),
             healthcheck: Some(Healthcheck {
-                cmd: vec!["curl".into(), "-f".into(), "http://localhost:8000/health".into()],
+                cmd: vec![
+                    "curl".into(),
+                    "-f".into(),
+                    "http://localhost:8000/health".into(),
+                ],
                 interval_ns: Some(30_000_000_000),
                 timeout_ns: Some(3_000_000_000),
                 start_period_ns: None,
@@ -160,7 +191,11 @@ mod tests {
     }
 
     fn amd64() -> pb::Platform {
-        pb::Platform { architecture: "amd64".into(), os: "linux".into(), ..Default::default() }
+        pb::Platform {
+            architecture: "amd64".into(),
+            os: "linux".into(),
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -175,14 +210,22 @@ mod tests {
         let c = &v["config"];
         assert_eq!(
             c["Env"],
-            json!(["PATH=/opt/venv/bin:/usr/local/bin:/usr/bin", "A=1", "LANG=C.UTF-8", "VIRTUAL_ENV=/opt/venv"])
+            json!([
+                "PATH=/opt/venv/bin:/usr/local/bin:/usr/bin",
+                "A=1",
+                "LANG=C.UTF-8",
+                "VIRTUAL_ENV=/opt/venv"
+            ])
         );
         assert_eq!(c["Cmd"], json!(["python", "-m", "core"]));
         assert_eq!(c["User"], json!("10001:10001"));
         assert_eq!(c["WorkingDir"], json!("/app"));
         assert_eq!(c["ExposedPorts"], json!({"8000/tcp": {}}));
         assert_eq!(c["StopSignal"], json!("SIGINT"));
-        assert_eq!(c["Healthcheck"]["Test"], json!(["CMD", "curl", "-f", "http://localhost:8000/health"]));
+        assert_eq!(
+            c["Healthcheck"]["Test"],
+            json!(["CMD", "curl", "-f", "http://localhost:8000/health"])
+        );
         assert_eq!(c["Healthcheck"]["Interval"], json!(30_000_000_000u64));
         assert_eq!(c["Healthcheck"]["Retries"], json!(3));
         assert_eq!(c["Labels"], json!({"a": "cli", "b": "spec", "c": "base"}));
@@ -196,15 +239,23 @@ mod tests {
         let mut r = rc();
         r.entrypoint = Some(vec!["/app/run".into()]);
         r.cmd = None;
-        let v: Value = serde_json::from_slice(&image_config(Some(base), &r, &amd64(), &BTreeMap::new()).unwrap()).unwrap();
+        let v: Value = serde_json::from_slice(
+            &image_config(Some(base), &r, &amd64(), &BTreeMap::new()).unwrap(),
+        )
+        .unwrap();
         assert_eq!(v["config"]["Entrypoint"], json!(["/app/run"]));
         assert!(v["config"].get("Cmd").is_none());
     }
 
     #[test]
     fn without_a_base_config_path_is_the_default_one() {
-        let v: Value = serde_json::from_slice(&image_config(None, &rc(), &amd64(), &BTreeMap::new()).unwrap()).unwrap();
-        assert_eq!(v["config"]["Env"][0], json!(format!("PATH=/opt/venv/bin:{DEFAULT_PATH}")));
+        let v: Value =
+            serde_json::from_slice(&image_config(None, &rc(), &amd64(), &BTreeMap::new()).unwrap())
+                .unwrap();
+        assert_eq!(
+            v["config"]["Env"][0],
+            json!(format!("PATH=/opt/venv/bin:{DEFAULT_PATH}"))
+        );
         assert_eq!(v["os"], json!("linux"));
     }
 

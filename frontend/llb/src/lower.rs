@@ -54,7 +54,10 @@ pub enum LowerError {
 /// The definition of `plan`'s final filesystem.
 pub fn lower(plan: &Plan, o: &LowerOptions) -> Result<pb::Definition, LowerError> {
     if plan.images.len() != o.images.len() {
-        return Err(LowerError::ImageCount { plan: plan.images.len(), given: o.images.len() });
+        return Err(LowerError::ImageCount {
+            plan: plan.images.len(),
+            given: o.images.len(),
+        });
     }
     let needed = reachable(plan);
     let mut g = Graph::new();
@@ -64,9 +67,14 @@ pub fn lower(plan: &Plan, o: &LowerOptions) -> Result<pb::Definition, LowerError
             continue;
         }
         let get = |id: NodeId| -> Output {
-            outs[id.0].clone().expect("plan nodes only refer to earlier, needed nodes")
+            outs[id.0]
+                .clone()
+                .expect("plan nodes only refer to earlier, needed nodes")
         };
-        let meta = VertexMeta { name: node.name.clone(), ignore_cache: o.no_cache };
+        let meta = VertexMeta {
+            name: node.name.clone(),
+            ignore_cache: o.no_cache,
+        };
         let op = match &node.kind {
             NodeKind::Image(img) => image_op(&o.images[img.0].reference, o),
             NodeKind::Context(view) => context_op(view, o),
@@ -83,22 +91,39 @@ pub fn lower(plan: &Plan, o: &LowerOptions) -> Result<pb::Definition, LowerError
             NodeKind::Merge(layers) => pb::Op {
                 inputs: layers.iter().map(|l| get(*l).input()).collect(),
                 op: Some(pb::op::Op::Merge(pb::MergeOp {
-                    inputs: (0..layers.len() as i64).map(|input| pb::MergeInput { input }).collect(),
+                    inputs: (0..layers.len() as i64)
+                        .map(|input| pb::MergeInput { input })
+                        .collect(),
                 })),
                 ..Default::default()
             },
         };
         // Sources and file ops are platform-independent; execs and images are not.
         let op = match &node.kind {
-            NodeKind::Image(_) | NodeKind::Exec(_) => {
-                pb::Op { platform: Some(o.platform.clone()), ..op }
-            }
+            NodeKind::Image(_) | NodeKind::Exec(_) => pb::Op {
+                platform: Some(o.platform.clone()),
+                ..op
+            },
             _ => op,
         };
         outs[i] = Some(g.add(op, meta));
     }
     let out = outs[plan.output.0].clone().expect("the output is needed");
     Ok(g.definition(&out))
+}
+
+/// A definition of one context view alone: the same source op the full build uses, so
+/// solving it first (to look paths up) costs no second transfer.
+pub fn context_definition(view: &ContextView, name: &str, o: &LowerOptions) -> pb::Definition {
+    let mut g = Graph::new();
+    let out = g.add(
+        context_op(view, o),
+        VertexMeta {
+            name: name.to_string(),
+            ignore_cache: false,
+        },
+    );
+    g.definition(&out)
 }
 
 /// Which nodes the output depends on.
@@ -150,12 +175,19 @@ fn context_op(view: &ContextView, o: &LowerOptions) -> pb::Op {
         let include: Vec<String> = view.include.iter().map(|p| clean_pattern(p)).collect();
         attrs.insert("local.includepattern".to_string(), json_list(&include));
     }
-    let exclude: Vec<String> =
-        o.dockerignore.iter().chain(&view.exclude).map(|p| clean_pattern(p)).collect();
+    let exclude: Vec<String> = o
+        .dockerignore
+        .iter()
+        .chain(&view.exclude)
+        .map(|p| clean_pattern(p))
+        .collect();
     if !exclude.is_empty() {
         attrs.insert("local.excludepatterns".to_string(), json_list(&exclude));
     }
-    attrs.insert("local.sharedkeyhint".to_string(), format!("strata-{}", view.purpose));
+    attrs.insert(
+        "local.sharedkeyhint".to_string(),
+        format!("strata-{}", view.purpose),
+    );
     source(format!("local://{}", o.context_name), attrs)
 }
 
@@ -179,11 +211,18 @@ fn json_list(items: &[String]) -> String {
 }
 
 fn source(identifier: String, attrs: BTreeMap<String, String>) -> pb::Op {
-    pb::Op { op: Some(pb::op::Op::Source(pb::SourceOp { identifier, attrs })), ..Default::default() }
+    pb::Op {
+        op: Some(pb::op::Op::Source(pb::SourceOp { identifier, attrs })),
+        ..Default::default()
+    }
 }
 
 fn exec_op(e: &Exec, o: &LowerOptions, get: &dyn Fn(NodeId) -> Output) -> pb::Op {
-    let mut env: Vec<String> = o.images.get(e.env_of.0).map(|i| i.env.clone()).unwrap_or_default();
+    let mut env: Vec<String> = o
+        .images
+        .get(e.env_of.0)
+        .map(|i| i.env.clone())
+        .unwrap_or_default();
     for (k, v) in &e.env {
         let prefix = format!("{k}=");
         env.retain(|kv| !kv.starts_with(&prefix));
@@ -197,16 +236,36 @@ fn exec_op(e: &Exec, o: &LowerOptions, get: &dyn Fn(NodeId) -> Output) -> pb::Op
         selector: String,
         kind: &'a Mount,
     }
-    let mut ms: Vec<M> = vec![M { dest: "/", from: Some(get(e.root)), selector: String::new(), kind: &ROOT }];
+    let mut ms: Vec<M> = vec![M {
+        dest: "/",
+        from: Some(get(e.root)),
+        selector: String::new(),
+        kind: &ROOT,
+    }];
     for m in &e.mounts {
         let (dest, from, selector) = match m {
-            Mount::Cache { target, .. } | Mount::Tmpfs { target } => (target.as_str(), None, String::new()),
-            Mount::Bind { target, from, source } => {
-                let sel = if source == "/" { String::new() } else { source.clone() };
+            Mount::Cache { target, .. } | Mount::Tmpfs { target } => {
+                (target.as_str(), None, String::new())
+            }
+            Mount::Bind {
+                target,
+                from,
+                source,
+            } => {
+                let sel = if source == "/" {
+                    String::new()
+                } else {
+                    source.clone()
+                };
                 (target.as_str(), Some(get(*from)), sel)
             }
         };
-        ms.push(M { dest, from, selector, kind: m });
+        ms.push(M {
+            dest,
+            from,
+            selector,
+            kind: m,
+        });
     }
     ms.sort_by(|a, b| a.dest.cmp(b.dest));
 
@@ -282,12 +341,20 @@ fn exec_op(e: &Exec, o: &LowerOptions, get: &dyn Fn(NodeId) -> Output) -> pb::Op
 }
 
 /// Stands for the root mount while sorting mounts.
-static ROOT: Mount = Mount::Bind { target: String::new(), from: NodeId(0), source: String::new() };
+static ROOT: Mount = Mount::Bind {
+    target: String::new(),
+    from: NodeId(0),
+    source: String::new(),
+};
 
 fn owner(o: Option<(u32, u32)>) -> Option<pb::ChownOpt> {
     o.map(|(u, g)| pb::ChownOpt {
-        user: Some(pb::UserOpt { user: Some(pb::user_opt::User::ById(u)) }),
-        group: Some(pb::UserOpt { user: Some(pb::user_opt::User::ById(g)) }),
+        user: Some(pb::UserOpt {
+            user: Some(pb::user_opt::User::ById(u)),
+        }),
+        group: Some(pb::UserOpt {
+            user: Some(pb::user_opt::User::ById(g)),
+        }),
     })
 }
 
@@ -318,35 +385,46 @@ fn file_op(base: Option<Output>, actions: &[FileAction], get: &dyn Fn(NodeId) ->
         .iter()
         .enumerate()
         .map(|(k, a)| {
-            let input = if k == 0 { base_index.unwrap_or(-1) } else { n + k as i64 - 1 };
+            let input = if k == 0 {
+                base_index.unwrap_or(-1)
+            } else {
+                n + k as i64 - 1
+            };
             let output = if k == last { 0 } else { -1 };
             let action = match a {
-                FileAction::Mkdir { path, mode, owner: o } => {
-                    pb::file_action::Action::Mkdir(pb::FileActionMkDir {
-                        path: path.clone(),
-                        mode: *mode as i32,
-                        make_parents: true,
-                        owner: owner(*o),
-                        timestamp: -1,
-                    })
-                }
-                FileAction::Copy { src, dest, owner: o, include, exclude, .. } => {
-                    pb::file_action::Action::Copy(pb::FileActionCopy {
-                        src: src.clone(),
-                        dest: dest.clone(),
-                        owner: owner(*o),
-                        mode: -1,
-                        follow_symlink: true,
-                        dir_copy_contents: true,
-                        create_dest_path: true,
-                        allow_wildcard: true,
-                        allow_empty_wildcard: true,
-                        timestamp: -1,
-                        include_patterns: include.clone(),
-                        exclude_patterns: exclude.clone(),
-                        ..Default::default()
-                    })
-                }
+                FileAction::Mkdir {
+                    path,
+                    mode,
+                    owner: o,
+                } => pb::file_action::Action::Mkdir(pb::FileActionMkDir {
+                    path: path.clone(),
+                    mode: *mode as i32,
+                    make_parents: true,
+                    owner: owner(*o),
+                    timestamp: -1,
+                }),
+                FileAction::Copy {
+                    src,
+                    dest,
+                    owner: o,
+                    include,
+                    exclude,
+                    ..
+                } => pb::file_action::Action::Copy(pb::FileActionCopy {
+                    src: src.clone(),
+                    dest: dest.clone(),
+                    owner: owner(*o),
+                    mode: -1,
+                    follow_symlink: true,
+                    dir_copy_contents: true,
+                    create_dest_path: true,
+                    allow_wildcard: true,
+                    allow_empty_wildcard: true,
+                    timestamp: -1,
+                    include_patterns: include.clone(),
+                    exclude_patterns: exclude.clone(),
+                    ..Default::default()
+                }),
             };
             pb::FileAction {
                 input,
@@ -356,7 +434,13 @@ fn file_op(base: Option<Output>, actions: &[FileAction], get: &dyn Fn(NodeId) ->
             }
         })
         .collect();
-    pb::Op { inputs, op: Some(pb::op::Op::File(pb::FileOp { actions: pb_actions })), ..Default::default() }
+    pb::Op {
+        inputs,
+        op: Some(pb::op::Op::File(pb::FileOp {
+            actions: pb_actions,
+        })),
+        ..Default::default()
+    }
 }
 
 #[cfg(test)]
@@ -366,10 +450,16 @@ mod tests {
     use strata_plan::{ImageId, ImageSource, Node, RuntimeConfig};
 
     fn plan() -> Plan {
-        let n = |name: &str, kind| Node { name: name.into(), kind };
+        let n = |name: &str, kind| Node {
+            name: name.into(),
+            kind,
+        };
         Plan {
             target: "t".into(),
-            images: vec![ImageSource { reference: "python:3.12".into(), role: "base" }],
+            images: vec![ImageSource {
+                reference: "python:3.12".into(),
+                role: "base",
+            }],
             runtime_image: ImageId(0),
             nodes: vec![
                 n("img", NodeKind::Image(ImageId(0))),
@@ -390,20 +480,38 @@ mod tests {
                         env: vec![("PATH".into(), "/x".into())],
                         cwd: "/".into(),
                         mounts: vec![
-                            Mount::Cache { target: "/root/.cache/pip".into(), id: "pip".into(), sharing: CacheSharing::Shared },
-                            Mount::Bind { target: "/ctx".into(), from: NodeId(1), source: "/".into() },
+                            Mount::Cache {
+                                target: "/root/.cache/pip".into(),
+                                id: "pip".into(),
+                                sharing: CacheSharing::Shared,
+                            },
+                            Mount::Bind {
+                                target: "/ctx".into(),
+                                from: NodeId(1),
+                                source: "/".into(),
+                            },
                         ],
                         network: true,
                     }),
                 ),
                 n("unused", NodeKind::Image(ImageId(0))),
-                n("diff", NodeKind::Diff { lower: NodeId(0), upper: NodeId(2) }),
+                n(
+                    "diff",
+                    NodeKind::Diff {
+                        lower: NodeId(0),
+                        upper: NodeId(2),
+                    },
+                ),
                 n(
                     "app",
                     NodeKind::File {
                         base: None,
                         actions: vec![
-                            FileAction::Mkdir { path: "/app".into(), mode: 0o755, owner: Some((1, 1)) },
+                            FileAction::Mkdir {
+                                path: "/app".into(),
+                                mode: 0o755,
+                                owner: Some((1, 1)),
+                            },
                             FileAction::Copy {
                                 from: NodeId(1),
                                 src: "/".into(),
@@ -415,7 +523,10 @@ mod tests {
                         ],
                     },
                 ),
-                n("merge", NodeKind::Merge(vec![NodeId(0), NodeId(4), NodeId(5)])),
+                n(
+                    "merge",
+                    NodeKind::Merge(vec![NodeId(0), NodeId(4), NodeId(5)]),
+                ),
             ],
             output: NodeId(6),
             config: RuntimeConfig::default(),
@@ -425,7 +536,11 @@ mod tests {
 
     fn opts() -> LowerOptions {
         LowerOptions {
-            platform: pb::Platform { architecture: "amd64".into(), os: "linux".into(), ..Default::default() },
+            platform: pb::Platform {
+                architecture: "amd64".into(),
+                os: "linux".into(),
+                ..Default::default()
+            },
             images: vec![ResolvedImage {
                 reference: "docker.io/library/python:3.12".into(),
                 env: vec!["PATH=/usr/bin".into(), "LANG=C".into()],
@@ -438,7 +553,10 @@ mod tests {
     }
 
     fn ops(d: &pb::Definition) -> Vec<pb::Op> {
-        d.def.iter().map(|b| pb::Op::decode(b.as_slice()).unwrap()).collect()
+        d.def
+            .iter()
+            .map(|b| pb::Op::decode(b.as_slice()).unwrap())
+            .collect()
     }
 
     #[test]
@@ -468,7 +586,11 @@ mod tests {
         let d = lower(&plan(), &opts()).unwrap();
         // image, ctx, exec, diff, file, merge + terminal ("unused" is the same op as "img")
         assert_eq!(d.def.len(), 7);
-        let names: Vec<&str> = d.metadata.values().filter_map(|m| m.description.get("llb.customname").map(String::as_str)).collect();
+        let names: Vec<&str> = d
+            .metadata
+            .values()
+            .filter_map(|m| m.description.get("llb.customname").map(String::as_str))
+            .collect();
         assert!(!names.contains(&"unused"));
         let last = ops(&d).pop().unwrap();
         assert!(last.op.is_none());
@@ -486,9 +608,25 @@ mod tests {
             .unwrap();
         let (inputs, f) = file;
         assert_eq!(inputs.len(), 1);
-        assert_eq!((f.actions[0].input, f.actions[0].secondary_input, f.actions[0].output), (-1, -1, -1));
-        assert_eq!((f.actions[1].input, f.actions[1].secondary_input, f.actions[1].output), (1, 0, 0));
-        let Some(pb::file_action::Action::Copy(c)) = &f.actions[1].action else { panic!() };
+        assert_eq!(
+            (
+                f.actions[0].input,
+                f.actions[0].secondary_input,
+                f.actions[0].output
+            ),
+            (-1, -1, -1)
+        );
+        assert_eq!(
+            (
+                f.actions[1].input,
+                f.actions[1].secondary_input,
+                f.actions[1].output
+            ),
+            (1, 0, 0)
+        );
+        let Some(pb::file_action::Action::Copy(c)) = &f.actions[1].action else {
+            panic!()
+        };
         assert_eq!((c.mode, c.timestamp), (-1, -1));
     }
 

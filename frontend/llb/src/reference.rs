@@ -22,19 +22,23 @@ pub struct RefError {
 
 impl ImageRef {
     pub fn parse(reference: &str) -> Result<ImageRef, RefError> {
-        let err = |reason| RefError { reference: reference.to_string(), reason };
+        let err = |reason| RefError {
+            reference: reference.to_string(),
+            reason,
+        };
         if reference.is_empty() {
             return Err(err("it is empty"));
         }
-        if reference.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        if reference
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control())
+        {
             return Err(err("it contains whitespace"));
         }
         let (name, digest) = match reference.split_once('@') {
             Some((n, d)) => {
                 let ok = d.split_once(':').is_some_and(|(alg, hex)| {
-                    !alg.is_empty()
-                        && !hex.is_empty()
-                        && hex.chars().all(|c| c.is_ascii_hexdigit())
+                    !alg.is_empty() && !hex.is_empty() && hex.chars().all(|c| c.is_ascii_hexdigit())
                 });
                 if !ok {
                     return Err(err("the digest is not of the form algorithm:hex"));
@@ -54,10 +58,13 @@ impl ImageRef {
         if let Some(t) = &tag {
             let valid = !t.is_empty()
                 && t.len() <= 128
-                && t.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+                && t.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
                 && !t.starts_with(['.', '-']);
             if !valid {
-                return Err(err("the tag may only hold letters, digits, `_`, `.` and `-`"));
+                return Err(err(
+                    "the tag may only hold letters, digits, `_`, `.` and `-`",
+                ));
             }
         }
         let (domain, path) = match name.split_once('/') {
@@ -68,7 +75,11 @@ impl ImageRef {
             }
             _ => ("docker.io".to_string(), name.to_string()),
         };
-        let domain = if domain == "index.docker.io" { "docker.io".to_string() } else { domain };
+        let domain = if domain == "index.docker.io" {
+            "docker.io".to_string()
+        } else {
+            domain
+        };
         let path = if domain == "docker.io" && !path.contains('/') {
             format!("library/{path}")
         } else {
@@ -82,10 +93,21 @@ impl ImageRef {
                     })
             });
         if !path_ok {
-            return Err(err("the repository name must be lowercase letters, digits and `._-/`"));
+            return Err(err(
+                "the repository name must be lowercase letters, digits and `._-/`",
+            ));
         }
-        let tag = if tag.is_none() && digest.is_none() { Some("latest".to_string()) } else { tag };
-        Ok(ImageRef { domain, path, tag, digest })
+        let tag = if tag.is_none() && digest.is_none() {
+            Some("latest".to_string())
+        } else {
+            tag
+        };
+        Ok(ImageRef {
+            domain,
+            path,
+            tag,
+            digest,
+        })
     }
 
     /// `domain/path[:tag][@digest]`.
@@ -104,7 +126,10 @@ impl ImageRef {
 
     /// The same image pinned to `digest` (the tag is kept for readability).
     pub fn with_digest(&self, digest: &str) -> ImageRef {
-        ImageRef { digest: Some(digest.to_string()), ..self.clone() }
+        ImageRef {
+            digest: Some(digest.to_string()),
+            ..self.clone()
+        }
     }
 }
 
@@ -120,19 +145,42 @@ mod tests {
     fn normalises_like_docker() {
         assert_eq!(n("python:3.12-slim"), "docker.io/library/python:3.12-slim");
         assert_eq!(n("python"), "docker.io/library/python:latest");
-        assert_eq!(n("nvidia/cuda:12.4.0-runtime-ubuntu22.04"), "docker.io/nvidia/cuda:12.4.0-runtime-ubuntu22.04");
-        assert_eq!(n("localhost/python:3.11-bookworm"), "localhost/python:3.11-bookworm");
+        assert_eq!(
+            n("nvidia/cuda:12.4.0-runtime-ubuntu22.04"),
+            "docker.io/nvidia/cuda:12.4.0-runtime-ubuntu22.04"
+        );
+        assert_eq!(
+            n("localhost/python:3.11-bookworm"),
+            "localhost/python:3.11-bookworm"
+        );
         assert_eq!(n("127.0.0.1:5000/app"), "127.0.0.1:5000/app:latest");
         assert_eq!(n("ghcr.io/astral-sh/uv:0.5"), "ghcr.io/astral-sh/uv:0.5");
-        assert_eq!(n("index.docker.io/library/alpine:3"), "docker.io/library/alpine:3");
+        assert_eq!(
+            n("index.docker.io/library/alpine:3"),
+            "docker.io/library/alpine:3"
+        );
         let d = "sha256:0123456789abcdef";
-        assert_eq!(n(&format!("alpine@{d}")), format!("docker.io/library/alpine@{d}"));
-        assert_eq!(n(&format!("alpine:3@{d}")), format!("docker.io/library/alpine:3@{d}"));
+        assert_eq!(
+            n(&format!("alpine@{d}")),
+            format!("docker.io/library/alpine@{d}")
+        );
+        assert_eq!(
+            n(&format!("alpine:3@{d}")),
+            format!("docker.io/library/alpine:3@{d}")
+        );
     }
 
     #[test]
     fn rejects_what_docker_rejects() {
-        for bad in ["", "Python:3", "python:", "py thon", "alpine@sha256", "a//b", "x:-bad"] {
+        for bad in [
+            "",
+            "Python:3",
+            "python:",
+            "py thon",
+            "alpine@sha256",
+            "a//b",
+            "x:-bad",
+        ] {
             assert!(ImageRef::parse(bad).is_err(), "{bad} accepted");
         }
     }

@@ -53,9 +53,15 @@ mod tests {
     #[test]
     fn install_script_keeps_debs_and_never_empties_the_mounted_lists() {
         let s = install_script(&["curl".into(), "libsndfile1".into()]);
-        assert!(s.contains("install -y -q --no-install-recommends curl libsndfile1"), "{s}");
+        assert!(
+            s.contains("install -y -q --no-install-recommends curl libsndfile1"),
+            "{s}"
+        );
         assert!(s.contains("rm -f /etc/apt/apt.conf.d/docker-clean"));
-        assert!(!s.contains("rm -rf /var/lib/apt/lists/*"), "would empty the cache mount: {s}");
+        assert!(
+            !s.contains("rm -rf /var/lib/apt/lists/*"),
+            "would empty the cache mount: {s}"
+        );
     }
 
     #[test]
@@ -65,6 +71,12 @@ mod tests {
         let c = cache_mounts("debian:12", "linux/arm64");
         assert_ne!(a, b);
         assert_ne!(a, c);
-        assert!(a.iter().all(|m| matches!(m, Mount::Cache { sharing: CacheSharing::Locked, .. })));
+        assert!(a.iter().all(|m| matches!(
+            m,
+            Mount::Cache {
+                sharing: CacheSharing::Locked,
+                ..
+            }
+        )));
     }
 }

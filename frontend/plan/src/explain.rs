@@ -64,7 +64,12 @@ fn describe(out: &mut String, k: &NodeKind) {
             }
         }
         NodeKind::Exec(e) => {
-            let _ = writeln!(out, "      on #{}{}", e.root.0, if e.network { ", with network" } else { "" });
+            let _ = writeln!(
+                out,
+                "      on #{}{}",
+                e.root.0,
+                if e.network { ", with network" } else { "" }
+            );
             let cmd = if e.args.len() == 3 && e.args[1] == "-c" {
                 e.args[2].trim_end().replace('\n', "\n        ")
             } else {
@@ -73,11 +78,23 @@ fn describe(out: &mut String, k: &NodeKind) {
             let _ = writeln!(out, "      run: {cmd}");
             for m in &e.mounts {
                 match m {
-                    Mount::Cache { target, id, sharing } => {
+                    Mount::Cache {
+                        target,
+                        id,
+                        sharing,
+                    } => {
                         let _ = writeln!(out, "      cache {target} (id {id}, {sharing:?})");
                     }
-                    Mount::Bind { target, from, source } => {
-                        let _ = writeln!(out, "      mount #{}:{source} at {target}, read-only", from.0);
+                    Mount::Bind {
+                        target,
+                        from,
+                        source,
+                    } => {
+                        let _ = writeln!(
+                            out,
+                            "      mount #{}:{source} at {target}, read-only",
+                            from.0
+                        );
                     }
                     Mount::Tmpfs { target } => {
                         let _ = writeln!(out, "      tmpfs {target}");
@@ -97,10 +114,25 @@ fn describe(out: &mut String, k: &NodeKind) {
             for a in actions {
                 match a {
                     FileAction::Mkdir { path, mode, owner } => {
-                        let _ = writeln!(out, "      mkdir {path} mode {mode:o} owner {}", owner_str(owner));
+                        let _ = writeln!(
+                            out,
+                            "      mkdir {path} mode {mode:o} owner {}",
+                            owner_str(owner)
+                        );
                     }
-                    FileAction::Copy { from, src, dest, owner, .. } => {
-                        let _ = writeln!(out, "      copy #{}:{src} to {dest} owner {}", from.0, owner_str(owner));
+                    FileAction::Copy {
+                        from,
+                        src,
+                        dest,
+                        owner,
+                        ..
+                    } => {
+                        let _ = writeln!(
+                            out,
+                            "      copy #{}:{src} to {dest} owner {}",
+                            from.0,
+                            owner_str(owner)
+                        );
                     }
                 }
             }

@@ -64,7 +64,10 @@ pub enum NodeKind {
     /// A command run on `root`'s filesystem; the result is the changed root.
     Exec(Exec),
     /// A file operation on `base` (or on an empty filesystem).
-    File { base: Option<NodeId>, actions: Vec<FileAction> },
+    File {
+        base: Option<NodeId>,
+        actions: Vec<FileAction>,
+    },
     /// Only what `upper` changed relative to `lower`.
     Diff { lower: NodeId, upper: NodeId },
     /// Layers stacked in order; the first is the bottom.
@@ -98,9 +101,17 @@ pub struct Exec {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mount {
     /// A persistent cache directory shared between builds.
-    Cache { target: String, id: String, sharing: CacheSharing },
+    Cache {
+        target: String,
+        id: String,
+        sharing: CacheSharing,
+    },
     /// Read-only view of another node (e.g. requirements files from the context).
-    Bind { target: String, from: NodeId, source: String },
+    Bind {
+        target: String,
+        from: NodeId,
+        source: String,
+    },
     /// An empty scratch directory that never reaches a layer.
     Tmpfs { target: String },
 }
@@ -113,7 +124,11 @@ pub enum CacheSharing {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FileAction {
-    Mkdir { path: String, mode: u32, owner: Option<(u32, u32)> },
+    Mkdir {
+        path: String,
+        mode: u32,
+        owner: Option<(u32, u32)>,
+    },
     Copy {
         from: NodeId,
         src: String,

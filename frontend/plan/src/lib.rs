@@ -27,7 +27,10 @@ pub struct PlanOptions {
 
 impl Default for PlanOptions {
     fn default() -> Self {
-        PlanOptions { platform: "linux/amd64".into(), layering: Layering::MergeDiff }
+        PlanOptions {
+            platform: "linux/amd64".into(),
+            layering: Layering::MergeDiff,
+        }
     }
 }
 
@@ -46,7 +49,10 @@ pub enum Layering {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PlanError {
     #[error("{what} is not supported yet by this version of strata")]
-    NotSupported { what: String, span: Option<strata_spec::source::Span> },
+    NotSupported {
+        what: String,
+        span: Option<strata_spec::source::Span>,
+    },
 }
 
 #[cfg(test)]

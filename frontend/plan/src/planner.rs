@@ -14,7 +14,10 @@ pub fn plan(t: &Target, opts: &PlanOptions) -> Result<Plan, PlanError> {
 
     // Runtime: the base image, the user, the runtime packages.
     let runtime_img = b.image(&t.image.base.value, "base");
-    let runtime_root = b.node(format!("FROM {}", t.image.base.value), NodeKind::Image(runtime_img));
+    let runtime_root = b.node(
+        format!("FROM {}", t.image.base.value),
+        NodeKind::Image(runtime_img),
+    );
     let mut runtime = runtime_root;
     if let User::Named(name) = &t.image.user {
         runtime = b.exec(
@@ -33,7 +36,13 @@ pub fn plan(t: &Target, opts: &PlanOptions) -> Result<Plan, PlanError> {
     if !t.system.packages.is_empty() {
         runtime = b.exec(
             format!("apt-get install {}", t.system.packages.join(" ")),
-            apt_exec(runtime, runtime_img, &t.image.base.value, &t.system.packages, opts),
+            apt_exec(
+                runtime,
+                runtime_img,
+                &t.image.base.value,
+                &t.system.packages,
+                opts,
+            ),
         );
     }
 
@@ -41,15 +50,29 @@ pub fn plan(t: &Target, opts: &PlanOptions) -> Result<Plan, PlanError> {
     let mut layers = vec![runtime];
     let mut venv_state = None;
     if !t.tiers.is_empty() {
-        let builder_ref = t.image.builder.as_ref().unwrap_or(&t.image.base).value.clone();
+        let builder_ref = t
+            .image
+            .builder
+            .as_ref()
+            .unwrap_or(&t.image.base)
+            .value
+            .clone();
         let builder_img = b.image(&builder_ref, "builder");
         let mut builder = if builder_img == runtime_img {
             runtime_root
         } else {
-            b.node(format!("builder: FROM {builder_ref}"), NodeKind::Image(builder_img))
+            b.node(
+                format!("builder: FROM {builder_ref}"),
+                NodeKind::Image(builder_img),
+            )
         };
-        let pkgs: Vec<String> =
-            t.system.packages.iter().chain(&t.system.build_packages).cloned().collect();
+        let pkgs: Vec<String> = t
+            .system
+            .packages
+            .iter()
+            .chain(&t.system.build_packages)
+            .cloned()
+            .collect();
         if !pkgs.is_empty() {
             builder = b.exec(
                 format!("builder: apt-get install {}", pkgs.join(" ")),
@@ -80,7 +103,11 @@ pub fn plan(t: &Target, opts: &PlanOptions) -> Result<Plan, PlanError> {
                 if !seen_reqs.contains(&r.value) {
                     seen_reqs.push(r.value.clone());
                 }
-                b.require(&r.value, format!("requirements of tier `{tier_name}`"), r.span);
+                b.require(
+                    &r.value,
+                    format!("requirements of tier `{tier_name}`"),
+                    r.span,
+                );
             }
             // The tier sees its own requirements files and those of earlier tiers (so
             // `-r`/`-c` between them resolve), never the rest of the context.
@@ -136,14 +163,24 @@ pub fn plan(t: &Target, opts: &PlanOptions) -> Result<Plan, PlanError> {
     let app_ctx = b.node(
         "[internal] load build context: app".into(),
         NodeKind::Context(ContextView {
-            include: t.app.include.iter().flatten().map(|p| p.value.clone()).collect(),
+            include: t
+                .app
+                .include
+                .iter()
+                .flatten()
+                .map(|p| p.value.clone())
+                .collect(),
             exclude: t.app.exclude.clone(),
             purpose: "app".into(),
         }),
     );
     let workdir = t.image.workdir.clone();
     let app_actions = vec![
-        FileAction::Mkdir { path: workdir.clone(), mode: 0o755, owner: app_owner },
+        FileAction::Mkdir {
+            path: workdir.clone(),
+            mode: 0o755,
+            owner: app_owner,
+        },
         FileAction::Copy {
             from: app_ctx,
             src: "/".into(),
@@ -158,7 +195,10 @@ pub fn plan(t: &Target, opts: &PlanOptions) -> Result<Plan, PlanError> {
         Layering::MergeDiff => {
             layers.push(b.node(
                 format!("copy app to {workdir}"),
-                NodeKind::File { base: None, actions: app_actions },
+                NodeKind::File {
+                    base: None,
+                    actions: app_actions,
+                },
             ));
             b.node("assemble image layers".into(), NodeKind::Merge(layers))
         }
@@ -183,7 +223,10 @@ pub fn plan(t: &Target, opts: &PlanOptions) -> Result<Plan, PlanError> {
             }
             b.node(
                 format!("copy app to {workdir}"),
-                NodeKind::File { base: Some(state), actions: app_actions },
+                NodeKind::File {
+                    base: Some(state),
+                    actions: app_actions,
+                },
             )
         }
     };
@@ -200,7 +243,10 @@ fn reject_unsupported(t: &Target) -> Result<(), PlanError> {
         });
     }
     if t.python.installer == Installer::Uv && !t.tiers.is_empty() {
-        return Err(PlanError::NotSupported { what: "installer = \"uv\"".into(), span: None });
+        return Err(PlanError::NotSupported {
+            what: "installer = \"uv\"".into(),
+            span: None,
+        });
     }
     Ok(())
 }
@@ -260,21 +306,32 @@ struct Builder {
 
 impl Builder {
     fn new(target: &str) -> Self {
-        Builder { target: target.to_string(), images: vec![], nodes: vec![], required: vec![] }
+        Builder {
+            target: target.to_string(),
+            images: vec![],
+            nodes: vec![],
+            required: vec![],
+        }
     }
 
     fn image(&mut self, reference: &str, role: &'static str) -> ImageId {
         if let Some(i) = self.images.iter().position(|i| i.reference == reference) {
             return ImageId(i);
         }
-        self.images.push(ImageSource { reference: reference.to_string(), role });
+        self.images.push(ImageSource {
+            reference: reference.to_string(),
+            role,
+        });
         ImageId(self.images.len() - 1)
     }
 
     /// Adds a node; names not starting with `[` get the target's prefix.
     fn node(&mut self, name: String, kind: NodeKind) -> NodeId {
-        let name =
-            if name.starts_with('[') { name } else { format!("[{}] {}", self.target, name) };
+        let name = if name.starts_with('[') {
+            name
+        } else {
+            format!("[{}] {}", self.target, name)
+        };
         self.nodes.push(Node { name, kind });
         NodeId(self.nodes.len() - 1)
     }
@@ -289,7 +346,11 @@ impl Builder {
 
     fn require(&mut self, path: &str, what: String, span: strata_spec::source::Span) {
         if !self.required.iter().any(|r| r.path == path) {
-            self.required.push(RequiredPath { path: path.to_string(), what, span });
+            self.required.push(RequiredPath {
+                path: path.to_string(),
+                what,
+                span,
+            });
         }
     }
 

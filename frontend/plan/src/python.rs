@@ -94,8 +94,14 @@ mod tests {
     #[test]
     fn tier_indexes_extend_the_python_ones() {
         let a = pip_install_args(&py(), &tier(true)).join(" ");
-        assert!(a.starts_with("/opt/venv/bin/python -m pip install --cache-dir /root/.cache/pip"), "{a}");
-        assert!(a.contains("--no-deps --index-url https://b.example/simple"), "{a}");
+        assert!(
+            a.starts_with("/opt/venv/bin/python -m pip install --cache-dir /root/.cache/pip"),
+            "{a}"
+        );
+        assert!(
+            a.contains("--no-deps --index-url https://b.example/simple"),
+            "{a}"
+        );
         assert!(a.contains("--extra-index-url https://a.example/simple --extra-index-url https://c.example/whl"), "{a}");
         assert!(a.ends_with("-r /run/strata/context/reqs/cuda.txt"), "{a}");
         assert!(!a.contains("--no-compile"));

@@ -24,7 +24,10 @@ pub fn target() -> Target {
             env: BTreeMap::from([("APP_MODE".into(), "prod".into())]),
             labels: BTreeMap::from([("org.opencontainers.image.source".into(), "x".into())]),
         },
-        system: System { packages: vec!["curl".into()], build_packages: vec!["gcc".into()] },
+        system: System {
+            packages: vec!["curl".into()],
+            build_packages: vec!["gcc".into()],
+        },
         python: Python {
             installer: Installer::Pip,
             interpreter: "python3".into(),
@@ -51,11 +54,17 @@ pub fn target() -> Target {
                 dev: false,
             },
         ],
-        app: App { include: Some(vec![loc("core/".into()), loc("main.py".into())]), exclude: vec!["**/tests".into()] },
+        app: App {
+            include: Some(vec![loc("core/".into()), loc("main.py".into())]),
+            exclude: vec!["**/tests".into()],
+        },
         run: Run {
             cmd: Some(vec!["python".into(), "-m".into(), "core".into()]),
             entrypoint: None,
-            expose: vec![Port { number: 8000, protocol: Protocol::Tcp }],
+            expose: vec![Port {
+                number: 8000,
+                protocol: Protocol::Tcp,
+            }],
             stop_signal: Some("SIGTERM".into()),
             healthcheck: None,
         },
@@ -64,9 +73,16 @@ pub fn target() -> Target {
 }
 
 fn find<'a>(p: &'a Plan, name: &str) -> (NodeId, &'a Node) {
-    let i = p.nodes.iter().position(|n| n.name == name).unwrap_or_else(|| {
-        panic!("no node {name:?} in {:#?}", p.nodes.iter().map(|n| &n.name).collect::<Vec<_>>())
-    });
+    let i = p
+        .nodes
+        .iter()
+        .position(|n| n.name == name)
+        .unwrap_or_else(|| {
+            panic!(
+                "no node {name:?} in {:#?}",
+                p.nodes.iter().map(|n| &n.name).collect::<Vec<_>>()
+            )
+        });
     (NodeId(i), &p.nodes[i])
 }
 
@@ -80,7 +96,14 @@ fn exec(n: &Node) -> &Exec {
 #[test]
 fn nodes_only_refer_to_earlier_nodes() {
     for layering in [Layering::MergeDiff, Layering::Copy] {
-        let p = plan(&target(), &PlanOptions { layering, ..Default::default() }).unwrap();
+        let p = plan(
+            &target(),
+            &PlanOptions {
+                layering,
+                ..Default::default()
+            },
+        )
+        .unwrap();
         for (i, n) in p.nodes.iter().enumerate() {
             let refs: Vec<NodeId> = match &n.kind {
                 NodeKind::Exec(e) => std::iter::once(e.root)
@@ -117,7 +140,10 @@ fn each_tier_sees_only_its_own_and_earlier_requirements() {
     });
     match &p.node(ctx.unwrap()).kind {
         NodeKind::Context(c) => {
-            assert_eq!(c.include, vec!["requirements-base.txt", "core/requirements.txt"])
+            assert_eq!(
+                c.include,
+                vec!["requirements-base.txt", "core/requirements.txt"]
+            )
         }
         k => panic!("{k:?}"),
     }
@@ -131,7 +157,9 @@ fn each_tier_sees_only_its_own_and_earlier_requirements() {
 #[test]
 fn final_image_is_runtime_plus_one_layer_per_tier_plus_app() {
     let p = plan(&target(), &PlanOptions::default()).unwrap();
-    let NodeKind::Merge(layers) = &p.node(p.output).kind else { panic!("output is not a merge") };
+    let NodeKind::Merge(layers) = &p.node(p.output).kind else {
+        panic!("output is not a merge")
+    };
     let names: Vec<&str> = layers.iter().map(|l| p.node(*l).name.as_str()).collect();
     assert_eq!(
         names,
@@ -152,8 +180,18 @@ fn final_image_is_runtime_plus_one_layer_per_tier_plus_app() {
 
 #[test]
 fn copy_layering_copies_the_venv_and_has_no_merge() {
-    let p = plan(&target(), &PlanOptions { layering: Layering::Copy, ..Default::default() }).unwrap();
-    assert!(p.nodes.iter().all(|n| !matches!(n.kind, NodeKind::Merge(_) | NodeKind::Diff { .. })));
+    let p = plan(
+        &target(),
+        &PlanOptions {
+            layering: Layering::Copy,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert!(p
+        .nodes
+        .iter()
+        .all(|n| !matches!(n.kind, NodeKind::Merge(_) | NodeKind::Diff { .. })));
     let (_, n) = find(&p, "[core] copy venv /opt/venv from builder");
     assert!(matches!(&n.kind, NodeKind::File { base: Some(_), .. }));
     assert_eq!(p.node(p.output).name, "[core] copy app to /app");
@@ -163,9 +201,23 @@ fn copy_layering_copies_the_venv_and_has_no_merge() {
 fn workdir_belongs_to_the_user_and_app_files_to_root() {
     let p = plan(&target(), &PlanOptions::default()).unwrap();
     let (_, n) = find(&p, "[core] copy app to /app");
-    let NodeKind::File { actions, .. } = &n.kind else { panic!() };
-    assert!(matches!(&actions[0], FileAction::Mkdir { owner: Some((10001, 10001)), .. }));
-    assert!(matches!(&actions[1], FileAction::Copy { owner: Some((0, 0)), .. }));
+    let NodeKind::File { actions, .. } = &n.kind else {
+        panic!()
+    };
+    assert!(matches!(
+        &actions[0],
+        FileAction::Mkdir {
+            owner: Some((10001, 10001)),
+            ..
+        }
+    ));
+    assert!(matches!(
+        &actions[1],
+        FileAction::Copy {
+            owner: Some((0, 0)),
+            ..
+        }
+    ));
     assert_eq!(p.config.user.as_deref(), Some("10001:10001"));
 }
 
@@ -182,8 +234,14 @@ fn root_user_creates_nobody() {
 fn config_puts_the_venv_first_on_path_and_keeps_user_env() {
     let p = plan(&target(), &PlanOptions::default()).unwrap();
     assert_eq!(p.config.path_prepend, vec!["/opt/venv/bin"]);
-    assert_eq!(p.config.env.get("VIRTUAL_ENV").map(String::as_str), Some("/opt/venv"));
-    assert_eq!(p.config.env.get("APP_MODE").map(String::as_str), Some("prod"));
+    assert_eq!(
+        p.config.env.get("VIRTUAL_ENV").map(String::as_str),
+        Some("/opt/venv")
+    );
+    assert_eq!(
+        p.config.env.get("APP_MODE").map(String::as_str),
+        Some("prod")
+    );
     assert_eq!(p.config.expose, vec!["8000/tcp"]);
 }
 
@@ -191,7 +249,15 @@ fn config_puts_the_venv_first_on_path_and_keeps_user_env() {
 fn required_paths_name_requirements_and_includes() {
     let p = plan(&target(), &PlanOptions::default()).unwrap();
     let paths: Vec<&str> = p.required_paths.iter().map(|r| r.path.as_str()).collect();
-    assert_eq!(paths, vec!["requirements-base.txt", "core/requirements.txt", "core/", "main.py"]);
+    assert_eq!(
+        paths,
+        vec![
+            "requirements-base.txt",
+            "core/requirements.txt",
+            "core/",
+            "main.py"
+        ]
+    );
 }
 
 #[test]
@@ -199,7 +265,10 @@ fn no_tiers_no_builder() {
     let mut t = target();
     t.tiers.clear();
     let p = plan(&t, &PlanOptions::default()).unwrap();
-    assert!(p.nodes.iter().all(|n| !n.name.contains("builder") && !n.name.contains("venv")));
+    assert!(p
+        .nodes
+        .iter()
+        .all(|n| !n.name.contains("builder") && !n.name.contains("venv")));
     assert!(p.config.path_prepend.is_empty());
 }
 
@@ -214,7 +283,11 @@ fn build_steps_are_reported_as_not_supported() {
         outputs: BTreeMap::new(),
     });
     let e = plan(&t, &PlanOptions::default()).unwrap_err();
-    assert!(e.to_string().contains("[[build]] steps is not supported yet"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("[[build]] steps is not supported yet"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -224,5 +297,8 @@ fn explain_mentions_every_step() {
     for n in &p.nodes {
         assert!(text.contains(&n.name), "{} missing from:\n{text}", n.name);
     }
-    assert!(text.contains("cache /root/.cache/pip (id strata-pip, Shared)"), "{text}");
+    assert!(
+        text.contains("cache /root/.cache/pip (id strata-pip, Shared)"),
+        "{text}"
+    );
 }

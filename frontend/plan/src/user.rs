@@ -36,7 +36,10 @@ mod tests {
     #[test]
     fn script_quotes_and_uses_the_fixed_uid() {
         let s = create_user_script("app", "/srv/my app");
-        assert!(s.contains("--uid 10001 --gid 10001 --home-dir '/srv/my app'"), "{s}");
+        assert!(
+            s.contains("--uid 10001 --gid 10001 --home-dir '/srv/my app'"),
+            "{s}"
+        );
         assert!(s.contains("--shell /usr/sbin/nologin app"), "{s}");
         assert!(s.contains("adduser -S -D -H -u 10001 -G app"), "{s}");
     }

@@ -182,6 +182,9 @@ pub struct BuildStep {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum BuildSource {
-    Git { url: String, reference: Option<String> },
+    Git {
+        url: String,
+        reference: Option<String>,
+    },
     Context(Vec<Located<String>>),
 }

@@ -1,0 +1,333 @@
+//! Diagnostics: what a wrong spec gets, rendered like rustc/cargo messages.
+
+use std::fmt;
+
+use annotate_snippets::{AnnotationKind, Group, Level, Origin, Renderer, Snippet};
+
+use crate::source::{Location, SourceFile, Span};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// A marked place in the spec with a short text under it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Label {
+    pub span: Span,
+    pub message: String,
+}
+
+/// One message about the spec.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    /// The headline, e.g. "unknown key `pakages` in \[system\]".
+    pub message: String,
+    /// Where the problem is. `None` for problems of the file as a whole
+    /// (e.g. a missing `version`); the file is still named when rendered.
+    pub primary: Option<Label>,
+    /// Other places that explain the problem (e.g. "first defined here").
+    pub secondary: Vec<Label>,
+    /// "help: did you mean `packages`?"
+    pub help: Option<String>,
+    /// "note: ..." lines.
+    pub notes: Vec<String>,
+}
+
+impl Diagnostic {
+    pub fn new(severity: Severity, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity,
+            message: message.into(),
+            primary: None,
+            secondary: Vec::new(),
+            help: None,
+            notes: Vec::new(),
+        }
+    }
+
+    pub fn error(message: impl Into<String>) -> Self {
+        Diagnostic::new(Severity::Error, message)
+    }
+
+    pub fn warning(message: impl Into<String>) -> Self {
+        Diagnostic::new(Severity::Warning, message)
+    }
+
+    /// Set the primary place (an empty label is allowed).
+    pub fn with_primary(mut self, span: Span, label: impl Into<String>) -> Self {
+        self.primary = Some(Label {
+            span,
+            message: label.into(),
+        });
+        self
+    }
+
+    pub fn with_secondary(mut self, span: Span, label: impl Into<String>) -> Self {
+        self.secondary.push(Label {
+            span,
+            message: label.into(),
+        });
+        self
+    }
+
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// Set the help if there is one.
+    pub fn with_help_opt(mut self, help: Option<String>) -> Self {
+        if help.is_some() {
+            self.help = help;
+        }
+        self
+    }
+
+    pub fn with_note(mut self, note: impl Into<String>) -> Self {
+        self.notes.push(note.into());
+        self
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+
+    /// The primary span, if any.
+    pub fn span(&self) -> Option<Span> {
+        self.primary.as_ref().map(|l| l.span)
+    }
+
+    /// 1-based position of the primary span in `file`, for BuildKit's source-location
+    /// error detail. The offending line is `file.line_text(location.line)`.
+    pub fn location(&self, file: &SourceFile) -> Option<Location> {
+        self.span().map(|s| file.location(s))
+    }
+
+    /// Render like rustc: headline, `--> file:line:col`, the line with a marker,
+    /// then `help:`/`note:` lines. `color` adds ANSI styles.
+    pub fn render(&self, file: &SourceFile, color: bool) -> String {
+        let level = match self.severity {
+            Severity::Error => Level::ERROR,
+            Severity::Warning => Level::WARNING,
+        };
+        let mut group = Group::with_title(level.primary_title(self.message.as_str()));
+        match &self.primary {
+            Some(primary) => {
+                let span = file.clamp_span(primary.span);
+                let mut snippet = Snippet::source(file.text.as_str())
+                    .path(file.name.as_str())
+                    .annotation(
+                        AnnotationKind::Primary
+                            .span(span.range())
+                            .label(non_empty(&primary.message)),
+                    );
+                for sec in &self.secondary {
+                    let span = file.clamp_span(sec.span);
+                    snippet = snippet.annotation(
+                        AnnotationKind::Context
+                            .span(span.range())
+                            .label(non_empty(&sec.message)),
+                    );
+                }
+                group = group.element(snippet);
+            }
+            None => {
+                group = group.element(Origin::path(file.name.as_str()));
+            }
+        }
+        if let Some(help) = &self.help {
+            group = group.element(Level::HELP.message(help.as_str()));
+        }
+        for note in &self.notes {
+            group = group.element(Level::NOTE.message(note.as_str()));
+        }
+        let renderer = if color {
+            Renderer::styled()
+        } else {
+            Renderer::plain()
+        };
+        renderer.render(&[group])
+    }
+}
+
+fn non_empty(s: &str) -> Option<&str> {
+    if s.is_empty() {
+        None
+    } else {
+        Some(s)
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    /// Without the file: `error: message` and its help/notes.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let level = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        write!(f, "{level}: {}", self.message)?;
+        if let Some(help) = &self.help {
+            write!(f, "\n  = help: {help}")?;
+        }
+        for note in &self.notes {
+            write!(f, "\n  = note: {note}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A non-empty list of diagnostics: the error type of this crate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostics(Vec<Diagnostic>);
+
+impl Diagnostics {
+    pub fn new(first: Diagnostic) -> Self {
+        Diagnostics(vec![first])
+    }
+
+    /// `None` when `list` is empty.
+    pub fn from_vec(list: Vec<Diagnostic>) -> Option<Self> {
+        if list.is_empty() {
+            None
+        } else {
+            Some(Diagnostics(list))
+        }
+    }
+
+    pub fn push(&mut self, d: Diagnostic) {
+        self.0.push(d);
+    }
+
+    pub fn first(&self) -> &Diagnostic {
+        // Non-empty by construction; this is the only element access.
+        &self.0[0]
+    }
+
+    pub fn as_slice(&self) -> &[Diagnostic] {
+        &self.0
+    }
+
+    pub fn iter(&self) -> std::slice::Iter<'_, Diagnostic> {
+        self.0.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Always false; here for clippy's `len_without_is_empty`.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn into_vec(self) -> Vec<Diagnostic> {
+        self.0
+    }
+
+    /// All diagnostics rendered, separated by blank lines.
+    pub fn render(&self, file: &SourceFile, color: bool) -> String {
+        render_all(&self.0, file, color)
+    }
+}
+
+/// Render a list of diagnostics, separated by blank lines.
+pub fn render_all(list: &[Diagnostic], file: &SourceFile, color: bool) -> String {
+    let mut out = String::new();
+    for (i, d) in list.iter().enumerate() {
+        if i > 0 {
+            out.push_str("\n\n");
+        }
+        out.push_str(d.render(file, color).trim_end());
+    }
+    out
+}
+
+impl From<Diagnostic> for Diagnostics {
+    fn from(d: Diagnostic) -> Self {
+        Diagnostics::new(d)
+    }
+}
+
+impl IntoIterator for Diagnostics {
+    type Item = Diagnostic;
+    type IntoIter = std::vec::IntoIter<Diagnostic>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a Diagnostics {
+    type Item = &'a Diagnostic;
+    type IntoIter = std::slice::Iter<'a, Diagnostic>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl fmt::Display for Diagnostics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, d) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{d}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Diagnostics {}
+
+/// Keep the first of identical diagnostics, then order: errors before warnings,
+/// each by position (file-wide messages first).
+pub(crate) fn dedupe_sort(list: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    let mut seen = std::collections::HashSet::new();
+    let mut out: Vec<Diagnostic> = Vec::with_capacity(list.len());
+    for d in list {
+        if seen.insert(d.clone()) {
+            out.push(d);
+        }
+    }
+    out.sort_by_key(|d| (d.severity, d.span().map(|s| (s.start, s.end))));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_with_and_without_span() {
+        let file = SourceFile::new("strata.toml", "version = 1\n[system]\npakages = []\n");
+        let d = Diagnostic::error("unknown key `pakages` in [system]")
+            .with_primary(Span::new(21, 28), "unknown key")
+            .with_help("did you mean `packages`?");
+        insta::assert_snapshot!(d.render(&file, false), @r"
+        error: unknown key `pakages` in [system]
+         --> strata.toml:3:1
+          |
+        3 | pakages = []
+          | ^^^^^^^ unknown key
+          |
+          = help: did you mean `packages`?
+        ");
+        let d = Diagnostic::error("missing `version`").with_help("add `version = 1`");
+        insta::assert_snapshot!(d.render(&file, false), @r"
+        error: missing `version`
+        --> strata.toml
+         = help: add `version = 1`
+        ");
+        // Out-of-range and mid-character spans never panic.
+        let d = Diagnostic::error("x").with_primary(Span::new(5, 1000), "y");
+        let _ = d.render(&file, true);
+        let file = SourceFile::new("s", "é");
+        let d = Diagnostic::error("x").with_primary(Span::new(1, 1), "");
+        let _ = d.render(&file, false);
+        let d = Diagnostic::error("x").with_primary(Span::new(2, 2), "");
+        let _ = d.render(&SourceFile::new("s", ""), false);
+        let _ = d.to_string();
+    }
+}

@@ -1,0 +1,316 @@
+//! `${NAME}` expansion of string values.
+//!
+//! Rules: `${NAME}` is replaced by the value of build argument NAME (declared in
+//! `[args]`, or `VARIANT`); `$$` is a literal `$`; a `$` followed by anything else
+//! (including a bare `$NAME`) is kept literally. `${` without a closing `}` and a
+//! `${...}` whose inside is not a name are errors.
+
+use std::collections::BTreeMap;
+
+use crate::diag::Diagnostic;
+use crate::suggest;
+use crate::value::{Kind, Str, Table, Value};
+
+/// The build argument that selects a variant; it need not be declared.
+pub const VARIANT: &str = "VARIANT";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Piece<'a> {
+    Lit(&'a str),
+    /// `${name}` at bytes `start..end` of the string.
+    Ref {
+        name: &'a str,
+        start: usize,
+        end: usize,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SyntaxError {
+    /// `${` at `start` without `}`.
+    Unterminated { start: usize },
+    /// `${...}` at `start..end` whose inside is not a name.
+    BadName { start: usize, end: usize },
+}
+
+pub(crate) fn is_arg_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Split a string into literal text and references.
+pub(crate) fn pieces(s: &str) -> Result<Vec<Piece<'_>>, SyntaxError> {
+    let mut out = Vec::new();
+    let mut lit_start = 0;
+    let mut i = 0;
+    let bytes = s.as_bytes();
+    while i < bytes.len() {
+        if bytes.get(i) != Some(&b'$') {
+            i += 1;
+            continue;
+        }
+        match bytes.get(i + 1) {
+            Some(b'$') => {
+                // "$$": keep one "$".
+                if let Some(lit) = s.get(lit_start..i + 1) {
+                    if !lit.is_empty() {
+                        out.push(Piece::Lit(lit));
+                    }
+                }
+                i += 2;
+                lit_start = i;
+            }
+            Some(b'{') => {
+                let open = i;
+                let close = s
+                    .get(open + 2..)
+                    .and_then(|rest| rest.find('}'))
+                    .map(|c| open + 2 + c);
+                let Some(close) = close else {
+                    return Err(SyntaxError::Unterminated { start: open });
+                };
+                let name = s.get(open + 2..close).unwrap_or("");
+                if !is_arg_name(name) {
+                    return Err(SyntaxError::BadName {
+                        start: open,
+                        end: close + 1,
+                    });
+                }
+                if let Some(lit) = s.get(lit_start..open) {
+                    if !lit.is_empty() {
+                        out.push(Piece::Lit(lit));
+                    }
+                }
+                out.push(Piece::Ref {
+                    name,
+                    start: open,
+                    end: close + 1,
+                });
+                i = close + 1;
+                lit_start = i;
+            }
+            _ => i += 1,
+        }
+    }
+    if let Some(lit) = s.get(lit_start..) {
+        if !lit.is_empty() {
+            out.push(Piece::Lit(lit));
+        }
+    }
+    Ok(out)
+}
+
+/// Whether the string refers to any build argument.
+pub(crate) fn has_refs(s: &str) -> bool {
+    match pieces(s) {
+        Ok(p) => p.iter().any(|p| matches!(p, Piece::Ref { .. })),
+        Err(_) => true,
+    }
+}
+
+/// Expand `value` (a string value of the spec) with `lookup`; errors are
+/// reported at the offending part of the string. `declared` lists the names
+/// that may be used, for the message.
+pub(crate) fn expand_value(
+    value: &Value,
+    text: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    declared: &[&str],
+) -> Result<String, Diagnostic> {
+    let parts = pieces(text).map_err(|e| syntax_diag(value, text, &e))?;
+    let mut out = String::with_capacity(text.len());
+    for p in parts {
+        match p {
+            Piece::Lit(l) => out.push_str(l),
+            Piece::Ref { name, start, end } => match lookup(name) {
+                Some(v) => out.push_str(&v),
+                None => return Err(unknown_diag(value, name, start, end, declared)),
+            },
+        }
+    }
+    Ok(out)
+}
+
+/// Check the references of a string without expanding: syntax and names.
+pub(crate) fn check_refs(value: &Value, text: &str, declared: &[&str]) -> Vec<Diagnostic> {
+    match pieces(text) {
+        Err(e) => vec![syntax_diag(value, text, &e)],
+        Ok(parts) => parts
+            .iter()
+            .filter_map(|p| match p {
+                Piece::Ref { name, start, end } if *name != VARIANT && !declared.contains(name) => {
+                    Some(unknown_diag(value, name, *start, *end, declared))
+                }
+                _ => None,
+            })
+            .collect(),
+    }
+}
+
+fn syntax_diag(value: &Value, text: &str, e: &SyntaxError) -> Diagnostic {
+    match *e {
+        SyntaxError::Unterminated { start } => Diagnostic::error("unterminated `${` in a string")
+            .with_primary(
+                value.sub_span(start, start + 2),
+                "this `${` has no closing `}`",
+            )
+            .with_help("close it (`${NAME}`), or write `$${` for a literal `${`"),
+        SyntaxError::BadName { start, end } => {
+            let inner = text.get(start..end).unwrap_or("${}");
+            Diagnostic::error(format!("invalid build argument reference `{inner}`"))
+                .with_primary(value.sub_span(start, end), "not a `${NAME}` reference")
+                .with_help(
+                    "only `${NAME}` is supported (letters, digits and `_`); write `$$` for a literal `$`",
+                )
+        }
+    }
+}
+
+fn unknown_diag(
+    value: &Value,
+    name: &str,
+    start: usize,
+    end: usize,
+    declared: &[&str],
+) -> Diagnostic {
+    let mut d = Diagnostic::error(format!("unknown build argument `${{{name}}}`"))
+        .with_primary(value.sub_span(start, end), "not declared in [args]");
+    d = match suggest::closest(name, declared.iter().copied()) {
+        Some(s) => d.with_help(format!("did you mean `${{{s}}}`?")),
+        None => d.with_help(format!("declare it in [args], e.g. `{name} = \"...\"`")),
+    };
+    if declared.is_empty() {
+        d.with_note("no build arguments are declared in [args]")
+    } else {
+        let list: Vec<String> = declared.iter().map(|n| format!("`{n}`")).collect();
+        d.with_note(format!("declared build arguments: {}", list.join(", ")))
+    }
+}
+
+/// The build arguments' values: declared defaults, overridden by `--build-arg`s
+/// for declared names, plus `VARIANT` (the selected variant, or "").
+pub(crate) fn arg_values(
+    declared: &BTreeMap<String, String>,
+    build_args: &BTreeMap<String, String>,
+    variant: &str,
+) -> BTreeMap<String, String> {
+    let mut out = declared.clone();
+    for (k, v) in out.iter_mut() {
+        if let Some(b) = build_args.get(k) {
+            v.clone_from(b);
+        }
+    }
+    out.insert(VARIANT.to_string(), variant.to_string());
+    out
+}
+
+/// Expand every string value of a tree (keys are left alone).
+pub(crate) fn expand_table(
+    t: &Table,
+    values: &BTreeMap<String, String>,
+    declared: &[&str],
+    diags: &mut Vec<Diagnostic>,
+) -> Table {
+    let mut out = t.clone();
+    for e in out.entries.iter_mut() {
+        expand_in(&mut e.value, values, declared, diags);
+    }
+    out
+}
+
+fn expand_in(
+    v: &mut Value,
+    values: &BTreeMap<String, String>,
+    declared: &[&str],
+    diags: &mut Vec<Diagnostic>,
+) {
+    let snapshot = v.clone();
+    match &mut v.kind {
+        Kind::Str(s) => {
+            let lookup = |n: &str| values.get(n).cloned();
+            match expand_value(&snapshot, &s.text, &lookup, declared) {
+                Ok(text) => {
+                    if text != s.text {
+                        *s = Str {
+                            text,
+                            verbatim_at: None,
+                        };
+                    }
+                }
+                Err(d) => diags.push(d),
+            }
+        }
+        Kind::Array(items) => {
+            for i in items {
+                expand_in(i, values, declared, diags);
+            }
+        }
+        Kind::Table(t) => {
+            for e in t.entries.iter_mut() {
+                expand_in(&mut e.value, values, declared, diags);
+            }
+        }
+        Kind::Int(_) | Kind::Float(_) | Kind::Bool(_) | Kind::Datetime(_) => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::Span;
+
+    fn val(s: &str) -> Value {
+        Value {
+            kind: Kind::Str(Str {
+                text: s.to_string(),
+                verbatim_at: Some(10),
+            }),
+            span: Span::new(9, 11 + s.len()),
+        }
+    }
+
+    fn exp(s: &str) -> Result<String, Diagnostic> {
+        let lookup = |n: &str| match n {
+            "A" => Some("x".to_string()),
+            "VARIANT" => Some("cuda".to_string()),
+            _ => None,
+        };
+        expand_value(&val(s), s, &lookup, &["A"])
+    }
+
+    #[test]
+    fn expansion_rules() {
+        assert_eq!(exp("a${A}b").unwrap(), "axb");
+        assert_eq!(exp("$${A}").unwrap(), "${A}");
+        assert_eq!(exp("$$$${A}").unwrap(), "$${A}");
+        assert_eq!(exp("$$${A}").unwrap(), "$x");
+        assert_eq!(exp("$A $ $").unwrap(), "$A $ $");
+        assert_eq!(exp("${VARIANT}-${A}").unwrap(), "cuda-x");
+        assert_eq!(exp("é${A}é").unwrap(), "éxé");
+        assert_eq!(exp("").unwrap(), "");
+        let e = exp("x${B}").unwrap_err();
+        assert_eq!(e.message, "unknown build argument `${B}`");
+        assert_eq!(e.span(), Some(Span::new(11, 15)));
+        assert_eq!(e.notes, ["declared build arguments: `A`"]);
+        let e = exp("ab${A").unwrap_err();
+        assert_eq!(e.message, "unterminated `${` in a string");
+        assert_eq!(e.span(), Some(Span::new(12, 14)));
+        assert_eq!(
+            exp("${}").unwrap_err().message,
+            "invalid build argument reference `${}`"
+        );
+        assert_eq!(
+            exp("${A:-b}").unwrap_err().message,
+            "invalid build argument reference `${A:-b}`"
+        );
+    }
+
+    #[test]
+    fn check_refs_allows_variant() {
+        assert!(check_refs(&val("${VARIANT}"), "${VARIANT}", &[]).is_empty());
+        assert_eq!(check_refs(&val("${X}${Y}"), "${X}${Y}", &[]).len(), 2);
+        assert!(has_refs("${X}"));
+        assert!(!has_refs("$$X $Y"));
+    }
+}

@@ -1,0 +1,199 @@
+//! Resolving one target: pick the service and variant, merge the layers
+//! (top level, service, variant, variant's service), expand `${}`, check, lower.
+
+use std::collections::BTreeMap;
+
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::expand::{self, VARIANT};
+use crate::lower::{self, Subject};
+use crate::merge::merge;
+use crate::model::Target;
+use crate::schema::SERVICE;
+use crate::source::Span;
+use crate::spec::Spec;
+use crate::suggest;
+use crate::validate::{Mode, Walker};
+use crate::warn;
+
+/// The implicit target name of a spec without `[services]`.
+pub(crate) const DEFAULT_TARGET: &str = "app";
+/// Its development flavour.
+pub(crate) const DEV_TARGET: &str = "dev";
+
+/// A chosen target: a service (or none) and whether it is the dev flavour.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Selected {
+    pub service: Option<String>,
+    pub dev: bool,
+}
+
+pub(crate) fn select(spec: &Spec, target: Option<&str>) -> Result<Selected, Diagnostic> {
+    let services = spec.service_names();
+    let target = target.filter(|t| !t.is_empty());
+    let known = spec.target_names();
+    let known_refs: Vec<&str> = known.iter().map(String::as_str).collect();
+    let Some(target) = target else {
+        return match services.as_slice() {
+            [] => Ok(Selected {
+                service: None,
+                dev: false,
+            }),
+            [only] => Ok(Selected {
+                service: Some(only.to_string()),
+                dev: false,
+            }),
+            _ => Err(Diagnostic::error(
+                "this spec has several services: choose one with `--target`",
+            )
+            .with_note(format!("the targets are {}", suggest::list(&known_refs)))),
+        };
+    };
+    if services.is_empty() {
+        return match target {
+            DEFAULT_TARGET => Ok(Selected { service: None, dev: false }),
+            DEV_TARGET => Ok(Selected { service: None, dev: true }),
+            _ => Err(Diagnostic::error(format!("unknown target `{target}`"))
+                .with_help_opt(suggest::closest(target, known_refs.iter().copied()).map(|c| format!("did you mean `{c}`?")))
+                .with_note("this spec has no [services]: build it without `--target`, or with `--target dev` for the development build")),
+        };
+    }
+    if services.contains(&target) {
+        return Ok(Selected {
+            service: Some(target.to_string()),
+            dev: false,
+        });
+    }
+    if let Some(base) = target.strip_suffix("-dev") {
+        if services.contains(&base) {
+            return Ok(Selected {
+                service: Some(base.to_string()),
+                dev: true,
+            });
+        }
+    }
+    if let (DEV_TARGET, [only]) = (target, services.as_slice()) {
+        return Ok(Selected {
+            service: Some(only.to_string()),
+            dev: true,
+        });
+    }
+    let d = Diagnostic::error(format!("unknown target `{target}`"));
+    let d = match suggest::closest(target, known_refs.iter().copied()) {
+        Some(c) => d.with_help(format!("did you mean `{c}`?")),
+        None => d,
+    };
+    Err(d.with_note(format!("the targets are {}", suggest::list(&known_refs))))
+}
+
+/// The variant selected by `VARIANT` (a build arg, else the `[args]` default).
+pub(crate) fn select_variant<'s>(
+    spec: &'s Spec,
+    build_args: &BTreeMap<String, String>,
+) -> Result<Option<&'s str>, Diagnostic> {
+    let (name, from_default) = match build_args.get(VARIANT) {
+        Some(v) => (v.as_str(), false),
+        None => (
+            spec.args().get(VARIANT).map(String::as_str).unwrap_or(""),
+            true,
+        ),
+    };
+    if name.is_empty() {
+        return Ok(None);
+    }
+    let variants = spec.variant_names();
+    if let Some(v) = variants.iter().find(|v| **v == name) {
+        return Ok(Some(v));
+    }
+    let mut d = Diagnostic::error(format!("unknown variant `{name}` selected by VARIANT"));
+    if from_default {
+        if let Some(span) = spec.arg_span(VARIANT) {
+            d = d.with_primary(span, "the default VARIANT");
+        }
+    }
+    d = match suggest::closest(name, variants.iter().copied()) {
+        Some(c) => d.with_help(format!("did you mean `{c}`?")),
+        None => d,
+    };
+    Err(if variants.is_empty() {
+        d.with_note("this spec declares no [variants]")
+    } else {
+        d.with_note(format!("the variants are {}", suggest::list(&variants)))
+    })
+}
+
+/// Resolve a target; warnings (floating base image tags) come with it.
+pub(crate) fn resolve(
+    spec: &Spec,
+    target: Option<&str>,
+    build_args: &BTreeMap<String, String>,
+) -> Result<(Target, Vec<Diagnostic>), Diagnostics> {
+    let selected = select(spec, target)?;
+    let variant = select_variant(spec, build_args)?;
+    let root = spec.root();
+
+    // Layers, in order.
+    let mut merged = root.without(&["version", "args", "services", "variants"]);
+    let mut service_span: Option<Span> = None;
+    let service_of = |t: &crate::value::Table, name: &str| {
+        t.value("services")
+            .and_then(|s| s.table())
+            .and_then(|s| s.get(name))
+            .cloned()
+    };
+    if let Some(name) = &selected.service {
+        if let Some(e) = service_of(root, name) {
+            service_span = Some(e.key_span);
+            if let Some(t) = e.value.table() {
+                merge(&mut merged, t, &SERVICE);
+            }
+        }
+    }
+    if let Some(v) = variant {
+        let vt = root
+            .value("variants")
+            .and_then(|vs| vs.table())
+            .and_then(|vs| vs.value(v))
+            .and_then(|v| v.table());
+        if let Some(vt) = vt {
+            merge(&mut merged, &vt.without(&["services"]), &SERVICE);
+            if let Some(name) = &selected.service {
+                if let Some(t) = service_of(vt, name).as_ref().and_then(|e| e.value.table()) {
+                    merge(&mut merged, t, &SERVICE);
+                }
+            }
+        }
+    }
+
+    // `${}` expansion, then checks of the final values.
+    let declared = spec.declared();
+    let values = expand::arg_values(spec.args(), build_args, variant.unwrap_or(""));
+    let mut errors = Vec::new();
+    let expanded = expand::expand_table(&merged, &values, &declared, &mut errors);
+    let services: Vec<String> = spec.service_names().iter().map(|s| s.to_string()).collect();
+    let mut walker = Walker::new(Mode::Literal, &services);
+    walker.check_table(&expanded, &SERVICE, None);
+    errors.extend(walker.diags);
+    if let Some(d) = Diagnostics::from_vec(crate::diag::dedupe_sort(errors)) {
+        return Err(d);
+    }
+
+    let subject = Subject {
+        service: selected.service.as_deref(),
+        service_span,
+        dev: selected.dev,
+        variant,
+    };
+    let target = lower::lower(&expanded, &subject).map_err(|e| {
+        Diagnostics::from_vec(e).unwrap_or_else(|| {
+            Diagnostics::new(Diagnostic::error(
+                "internal error: target could not be resolved",
+            ))
+        })
+    })?;
+    let warnings = expanded
+        .value("image")
+        .and_then(|i| i.table())
+        .map(|i| warn::image_warnings(i, true))
+        .unwrap_or_default();
+    Ok((target, warnings))
+}

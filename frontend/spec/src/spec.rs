@@ -1,0 +1,204 @@
+//! A parsed and checked spec: the entry point of this pass.
+
+use std::collections::BTreeMap;
+
+use crate::diag::{dedupe_sort, Diagnostic, Diagnostics};
+use crate::expand;
+use crate::model::Target;
+use crate::resolve::{self, DEFAULT_TARGET, DEV_TARGET};
+use crate::schema::TOP;
+use crate::source::{SourceFile, Span};
+use crate::validate::{Mode, Walker};
+use crate::value::{self, Table, Value};
+use crate::warn;
+
+/// A spec that parsed and passed the schema check. Resolve targets from it.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    root: Table,
+    args: BTreeMap<String, String>,
+    arg_spans: BTreeMap<String, Span>,
+    services: Vec<String>,
+    variants: Vec<String>,
+    warnings: Vec<Diagnostic>,
+}
+
+impl Spec {
+    /// Parse TOML and check every key and value of format 1 (values that refer to
+    /// build arguments are checked when resolved, see [`Spec::check`]).
+    pub fn parse(file: &SourceFile) -> Result<Spec, Diagnostics> {
+        let root = value::parse(file).map_err(to_diags)?;
+
+        let mut args = BTreeMap::new();
+        let mut arg_spans = BTreeMap::new();
+        if let Some(t) = root.value("args").and_then(Value::table) {
+            for e in &t.entries {
+                if let Some(s) = e.value.str() {
+                    args.insert(e.key.clone(), s.to_string());
+                    arg_spans.insert(e.key.clone(), e.value.span);
+                }
+            }
+        }
+        let services = names(&root, "services");
+        let variants = names(&root, "variants");
+
+        let declared: Vec<&str> = args.keys().map(String::as_str).collect();
+        let mut walker = Walker::new(
+            Mode::Static {
+                declared: &declared,
+            },
+            &services,
+        );
+        walker.check_table(&root, &TOP, None);
+        let errors = dedupe_sort(walker.diags);
+        if !errors.is_empty() {
+            return Err(to_diags(errors));
+        }
+        let warnings = dedupe_sort(warn::static_warnings(&root));
+        Ok(Spec {
+            root,
+            args,
+            arg_spans,
+            services,
+            variants,
+            warnings,
+        })
+    }
+
+    /// The `--target` values this spec accepts, in the order of the spec.
+    /// Without `[services]`: `app` (also what omitting `--target` means) and `dev`.
+    /// With services: each `NAME` and `NAME-dev`.
+    pub fn target_names(&self) -> Vec<String> {
+        if self.services.is_empty() {
+            return vec![DEFAULT_TARGET.to_string(), DEV_TARGET.to_string()];
+        }
+        self.services
+            .iter()
+            .flat_map(|s| [s.clone(), format!("{s}-dev")])
+            .collect()
+    }
+
+    /// Declared services, in the order of the spec (empty without `[services]`).
+    pub fn service_names(&self) -> Vec<&str> {
+        self.services.iter().map(String::as_str).collect()
+    }
+
+    /// Declared variants, in the order of the spec.
+    pub fn variant_names(&self) -> Vec<&str> {
+        self.variants.iter().map(String::as_str).collect()
+    }
+
+    /// Declared build arguments and their defaults (`[args]`).
+    pub fn args(&self) -> &BTreeMap<String, String> {
+        &self.args
+    }
+
+    /// Warnings found without resolving (e.g. `PIP_NO_CACHE_DIR`, untagged base images).
+    pub fn warnings(&self) -> &[Diagnostic] {
+        &self.warnings
+    }
+
+    /// Resolve one target: `target` is a `--target` value (`None` or `""` when not
+    /// given); `build_args` are the `--build-arg`s (`VARIANT` selects a variant).
+    pub fn resolve(
+        &self,
+        target: Option<&str>,
+        build_args: &BTreeMap<String, String>,
+    ) -> Result<Target, Diagnostics> {
+        self.resolve_with_warnings(target, build_args)
+            .map(|(t, _)| t)
+    }
+
+    /// [`Spec::resolve`], with the warnings that apply to this target.
+    pub fn resolve_with_warnings(
+        &self,
+        target: Option<&str>,
+        build_args: &BTreeMap<String, String>,
+    ) -> Result<(Target, Vec<Diagnostic>), Diagnostics> {
+        resolve::resolve(self, target, build_args)
+    }
+
+    /// Check everything up front: every target × (no variant and each variant),
+    /// with these build arguments, plus every value of the spec (also those that
+    /// every target overrides). Errors first, then warnings; duplicates removed.
+    pub fn check(&self, build_args: &BTreeMap<String, String>) -> Vec<Diagnostic> {
+        let mut out: Vec<Diagnostic> = self.warnings.clone();
+        out.extend(warn::unused_build_args(&self.args, build_args));
+        if let Err(d) = resolve::select_variant(self, build_args) {
+            out.push(d);
+        }
+
+        // Every value of the spec, expanded with these build arguments.
+        let declared = self.declared();
+        let variant = build_args
+            .get(expand::VARIANT)
+            .or(self.args.get(expand::VARIANT));
+        let values = expand::arg_values(
+            &self.args,
+            build_args,
+            variant.map(String::as_str).unwrap_or(""),
+        );
+        let mut walker = Walker::new(
+            Mode::Args {
+                values: &values,
+                declared: &declared,
+            },
+            &self.services,
+        );
+        walker.check_table(&self.root, &TOP, None);
+        out.extend(walker.diags);
+
+        let targets: Vec<String> = self.target_names();
+        let mut variants: Vec<&str> = vec![""];
+        variants.extend(self.variant_names());
+        for target in &targets {
+            for v in &variants {
+                let mut args = build_args.clone();
+                args.insert(expand::VARIANT.to_string(), v.to_string());
+                match self.resolve_with_warnings(Some(target), &args) {
+                    Ok((_, w)) => out.extend(w),
+                    Err(e) => out.extend(e),
+                }
+            }
+        }
+        dedupe_sort(out)
+    }
+
+    pub(crate) fn root(&self) -> &Table {
+        &self.root
+    }
+
+    pub(crate) fn declared(&self) -> Vec<&str> {
+        self.args.keys().map(String::as_str).collect()
+    }
+
+    pub(crate) fn arg_span(&self, name: &str) -> Option<Span> {
+        self.arg_spans.get(name).copied()
+    }
+}
+
+/// Parse and check in one go, for `strata check`: all errors and warnings.
+pub fn check_source(file: &SourceFile, build_args: &BTreeMap<String, String>) -> Vec<Diagnostic> {
+    match Spec::parse(file) {
+        Ok(spec) => spec.check(build_args),
+        Err(e) => e.into_vec(),
+    }
+}
+
+fn names(root: &Table, key: &str) -> Vec<String> {
+    root.value(key)
+        .and_then(Value::table)
+        .map(|t| {
+            t.entries
+                .iter()
+                .filter(|e| e.value.table().is_some())
+                .map(|e| e.key.clone())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn to_diags(list: Vec<Diagnostic>) -> Diagnostics {
+    Diagnostics::from_vec(list)
+        .unwrap_or_else(|| Diagnostics::new(Diagnostic::error("invalid spec")))
+}
