@@ -14,8 +14,6 @@ use crate::proto::Any;
 /// gRPC codes used in `Return` errors.
 pub mod code {
     pub const UNKNOWN: i32 = 2;
-    pub const INVALID_ARGUMENT: i32 = 3;
-    pub const NOT_FOUND: i32 = 5;
     pub const UNIMPLEMENTED: i32 = 12;
     pub const INTERNAL: i32 = 13;
 }
@@ -79,8 +77,11 @@ impl FrontendError {
 
     pub fn code(&self) -> i32 {
         match self {
-            FrontendError::Spec { .. } | FrontendError::Options(_) => code::INVALID_ARGUMENT,
-            FrontendError::SpecMissing { .. } => code::NOT_FOUND,
+            // BuildKit prefixes the message with the code's name once per layer the
+            // error crosses ("InvalidArgument: InvalidArgument: ..."); Unknown, as
+            // the Dockerfile frontend's own errors use, shows the message alone.
+            FrontendError::Spec { .. } | FrontendError::Options(_) => code::UNKNOWN,
+            FrontendError::SpecMissing { .. } => code::UNKNOWN,
             FrontendError::Unsupported(_) => code::UNIMPLEMENTED,
             FrontendError::Bridge(_) => code::UNKNOWN,
             FrontendError::Internal(_) => code::INTERNAL,
@@ -142,7 +143,7 @@ mod tests {
             "unknown key `pakages`".into(),
         );
         assert!(e.to_string().contains("strata.toml:3:1"), "{e}");
-        assert_eq!(e.code(), code::INVALID_ARGUMENT);
+        assert_eq!(e.code(), code::UNKNOWN);
         let d = e.details();
         assert_eq!(d.len(), 1);
         let v: serde_json::Value = serde_json::from_slice(&d[0].value).unwrap();

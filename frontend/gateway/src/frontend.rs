@@ -43,7 +43,7 @@ pub async fn build(bridge: &Bridge, opts: &Options) -> Result<BuildResult, Front
     )
     .await?;
     let text = bridge
-        .read_file(&spec_dir, &opts.filename, None)
+        .read_file(&spec_dir.0, &opts.filename, None)
         .await
         .map_err(|e| FrontendError::SpecMissing {
             filename: opts.filename.clone(),
@@ -54,12 +54,19 @@ pub async fn build(bridge: &Bridge, opts: &Options) -> Result<BuildResult, Front
         String::from_utf8_lossy(&text).into_owned(),
     );
     let spec = Spec::parse(&file).map_err(|d| FrontendError::spec(&file, d))?;
-    let target = spec
-        .resolve(opts.target.as_deref(), &opts.build_args)
+    let (target, warnings) = spec
+        .resolve_with_warnings(opts.target.as_deref(), &opts.build_args)
         .map_err(|d| FrontendError::spec(&file, d))?;
+    for w in spec.warnings().iter().chain(&warnings) {
+        warn(bridge, &file, &spec_dir.1, w).await;
+    }
 
     let ignore_text = match bridge
-        .read_file(&spec_dir, &format!("{}.dockerignore", opts.filename), None)
+        .read_file(
+            &spec_dir.0,
+            &format!("{}.dockerignore", opts.filename),
+            None,
+        )
         .await
     {
         Ok(t) => Some(t),
@@ -73,7 +80,7 @@ pub async fn build(bridge: &Bridge, opts: &Options) -> Result<BuildResult, Front
                 "[internal] load .dockerignore",
             )
             .await?;
-            bridge.read_file(&ctx, ".dockerignore", None).await.ok()
+            bridge.read_file(&ctx.0, ".dockerignore", None).await.ok()
         }
     };
     let dockerignore = ignore_text
@@ -177,7 +184,8 @@ pub struct BuildResult {
     pub metadata: BTreeMap<String, Vec<u8>>,
 }
 
-/// A local directory narrowed to `paths` (followed, not matched), solved on its own.
+/// A local directory narrowed to `paths` (followed, not matched), solved on its own;
+/// also the digest of its vertex, which warnings about its files refer to.
 async fn solve_local(
     bridge: &Bridge,
     name: &str,
@@ -185,7 +193,7 @@ async fn solve_local(
     paths: &[String],
     key_hint: &str,
     progress: &str,
-) -> Result<RefId, FrontendError> {
+) -> Result<(RefId, String), FrontendError> {
     let mut attrs = BTreeMap::new();
     if let Some(s) = &opts.session_id {
         attrs.insert("local.session".to_string(), s.clone());
@@ -211,7 +219,50 @@ async fn solve_local(
             ignore_cache: false,
         },
     );
-    Ok(bridge.solve(g.definition(&out), vec![], false).await?)
+    Ok((
+        bridge.solve(g.definition(&out), vec![], false).await?,
+        out.digest,
+    ))
+}
+
+/// Sends a spec warning through BuildKit, which buildx prints after the build. A
+/// warning that cannot be delivered is logged, never fatal.
+async fn warn(bridge: &Bridge, file: &SourceFile, vertex: &str, d: &strata_spec::Diagnostic) {
+    let mut details: Vec<String> = d.help.iter().cloned().collect();
+    details.extend(d.notes.iter().cloned());
+    let ranges = d
+        .span()
+        .map(|s| {
+            let l = file.location(s);
+            vec![pb::Range {
+                start: Some(pb::Position {
+                    line: l.line as i32,
+                    character: l.column as i32 - 1,
+                }),
+                end: Some(pb::Position {
+                    line: l.end_line as i32,
+                    character: l.end_column as i32 - 1,
+                }),
+            }]
+        })
+        .unwrap_or_default();
+    let w = crate::bridge::Warning {
+        vertex_digest: vertex.to_string(),
+        level: 1,
+        short: format!("{}: {}", file.name, d.message),
+        details,
+        url: None,
+        source_info: Some(pb::SourceInfo {
+            filename: file.name.clone(),
+            data: file.text.clone().into_bytes(),
+            definition: None,
+            language: "TOML".into(),
+        }),
+        ranges,
+    };
+    if let Err(e) = bridge.warn(w).await {
+        tracing::warn!("could not send a warning to BuildKit: {e}");
+    }
 }
 
 /// Every requirements file and include path must be in the context (after
