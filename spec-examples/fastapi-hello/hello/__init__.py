@@ -1,0 +1,1 @@
+"""A one-service FastAPI app built into an image by strata."""
