@@ -79,12 +79,24 @@ pub fn plan(t: &Target, opts: &PlanOptions) -> Result<Plan, PlanError> {
                 apt_exec(builder, builder_img, &builder_ref, &pkgs, opts),
             );
         }
-        let venv = b.exec(
-            format!("create venv {}", t.python.venv),
+        let tools = b.exec(
+            format!("builder: install {}", installer_name(&t.python)),
             Exec {
                 root: builder,
                 env_of: builder_img,
-                args: sh(python::create_venv_script(&t.python)),
+                args: sh(python::tools_script(&t.python)),
+                env: vec![],
+                cwd: "/".into(),
+                mounts: tool_mounts(&t.python),
+                network: python::tools_need_network(&t.python),
+            },
+        );
+        let venv = b.exec(
+            format!("create venv {}", t.python.venv),
+            Exec {
+                root: tools,
+                env_of: builder_img,
+                args: sh(python::create_venv_script(&t.python, t.dev)),
                 env: vec![],
                 cwd: "/".into(),
                 mounts: vec![],
@@ -92,7 +104,7 @@ pub fn plan(t: &Target, opts: &PlanOptions) -> Result<Plan, PlanError> {
             },
         );
         if opts.layering == Layering::MergeDiff {
-            layers.push(b.diff(format!("layer: venv {}", t.python.venv), builder, venv));
+            layers.push(b.diff(format!("layer: venv {}", t.python.venv), tools, venv));
         }
 
         let mut seen_reqs: Vec<String> = Vec::new();
@@ -119,13 +131,14 @@ pub fn plan(t: &Target, opts: &PlanOptions) -> Result<Plan, PlanError> {
                     purpose: format!("requirements-{tier_name}"),
                 }),
             );
+            let install = python::install(&t.python, tier, t.python.prune_tests && !t.dev);
             let installed = b.exec(
-                format!("pip install tier {tier_name}"),
+                format!("{} install tier {tier_name}", installer_name(&t.python)),
                 Exec {
                     root: prev,
                     env_of: builder_img,
-                    args: python::pip_install_args(&t.python, tier),
-                    env: vec![],
+                    args: install.args,
+                    env: install.env,
                     cwd: python::CONTEXT_MOUNT.into(),
                     mounts: vec![
                         Mount::Bind {
@@ -134,8 +147,8 @@ pub fn plan(t: &Target, opts: &PlanOptions) -> Result<Plan, PlanError> {
                             source: "/".into(),
                         },
                         Mount::Cache {
-                            target: python::PIP_CACHE_DIR.into(),
-                            id: python::PIP_CACHE_ID.into(),
+                            target: install.cache_dir.into(),
+                            id: install.cache_id.into(),
                             sharing: CacheSharing::Shared,
                         },
                     ],
@@ -242,13 +255,27 @@ fn reject_unsupported(t: &Target) -> Result<(), PlanError> {
             span: Some(step.name.span),
         });
     }
-    if t.python.installer == Installer::Uv && !t.tiers.is_empty() {
-        return Err(PlanError::NotSupported {
-            what: "installer = \"uv\"".into(),
-            span: None,
-        });
-    }
     Ok(())
+}
+
+fn installer_name(p: &strata_spec::model::Python) -> &'static str {
+    match p.installer {
+        Installer::Pip => "pip",
+        Installer::Uv => "uv",
+    }
+}
+
+/// uv itself comes from the index, through pip's cache.
+fn tool_mounts(p: &strata_spec::model::Python) -> Vec<Mount> {
+    if python::tools_need_network(p) {
+        vec![Mount::Cache {
+            target: python::PIP_CACHE_DIR.into(),
+            id: python::PIP_CACHE_ID.into(),
+            sharing: CacheSharing::Shared,
+        }]
+    } else {
+        vec![]
+    }
 }
 
 fn sh(script: String) -> Vec<String> {

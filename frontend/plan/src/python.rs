@@ -1,35 +1,132 @@
-//! The venv and the pip commands that fill it, one tier at a time.
+//! The venv, the installer that fills it, and the install command of each tier.
+//!
+//! The installer (pip, or uv) lives in its own tool venv under [`TOOLS_DIR`] in the
+//! builder, outside the app's venv: it drives the app venv's interpreter from outside
+//! (`pip --python`, `uv pip install --python`), so production venvs carry no installer.
 
-use strata_spec::model::{Python, Tier};
+use strata_spec::model::{Installer, Python, Tier};
 
 use crate::sh::quote;
 
-/// pip's cache, on a cache mount whose id is the same for every service and variant.
+/// pip's and uv's caches, on cache mounts whose ids are the same for every service and
+/// variant (wheels are tagged by platform and ABI, so sharing them is safe).
 pub const PIP_CACHE_DIR: &str = "/root/.cache/pip";
 pub const PIP_CACHE_ID: &str = "strata-pip";
+pub const UV_CACHE_DIR: &str = "/root/.cache/uv";
+pub const UV_CACHE_ID: &str = "strata-uv";
+/// uv as installed from PyPI into the builder's tool venv.
+pub const UV_VERSION: &str = "0.13.9";
+/// Where the installers live in the builder. Never part of the final image.
+pub const TOOLS_DIR: &str = "/opt/strata-tools";
 /// Where a tier's view of the build context (its requirements files) is mounted.
 pub const CONTEXT_MOUNT: &str = "/run/strata/context";
 
-/// Creates the venv with the base image's interpreter, failing with a clear message
-/// when the interpreter is missing.
-pub fn create_venv_script(python: &Python) -> String {
+pub struct Install {
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub cache_dir: &'static str,
+    pub cache_id: &'static str,
+}
+
+/// The tool venv for the installer: pip from the interpreter's own ensurepip (no
+/// download), and for uv a pinned uv from the index into it.
+pub fn tools_script(python: &Python) -> String {
     let i = quote(&python.interpreter);
-    let v = quote(&python.venv);
-    format!(
+    let mut s = format!(
         "set -eu\n\
          if ! command -v {i} >/dev/null 2>&1; then\n\
          \x20 echo \"strata: [python] interpreter {i} not found in the builder image\" >&2; exit 1\n\
          fi\n\
-         {i} -m venv {v}\n"
-    )
+         {i} -m venv {TOOLS_DIR}\n"
+    );
+    if python.installer == Installer::Uv {
+        let mut pip = vec![
+            format!("{TOOLS_DIR}/bin/python"),
+            "-m".into(),
+            "pip".into(),
+            "install".into(),
+            "--cache-dir".into(),
+            PIP_CACHE_DIR.into(),
+            "--disable-pip-version-check".into(),
+            "--no-input".into(),
+            "--progress-bar".into(),
+            "off".into(),
+        ];
+        if let Some(url) = &python.index_url {
+            pip.push("--index-url".into());
+            pip.push(url.clone());
+        }
+        pip.push(format!("uv=={UV_VERSION}"));
+        s.push_str(&join(&pip));
+        s.push('\n');
+    }
+    s
 }
 
-/// The exact command line that installs one tier into the venv.
-pub fn pip_install_args(python: &Python, tier: &Tier) -> Vec<String> {
+/// Whether the tool setup downloads anything (and so needs the network).
+pub fn tools_need_network(python: &Python) -> bool {
+    python.installer == Installer::Uv
+}
+
+/// Creates the app's venv. Production venvs have no pip; development ones keep it.
+pub fn create_venv_script(python: &Python, with_pip: bool) -> String {
+    let i = quote(&python.interpreter);
+    let v = quote(&python.venv);
+    let without = if with_pip { "" } else { " --without-pip" };
+    format!("set -eu\n{i} -m venv{without} {v}\n")
+}
+
+fn venv_python(python: &Python) -> String {
+    format!("{}/bin/python", python.venv.trim_end_matches('/'))
+}
+
+/// The command that installs one tier, with its cache, and (for production targets)
+/// removes tests and docs of what it installed in the same step.
+pub fn install(python: &Python, tier: &Tier, prune: bool) -> Install {
+    let (mut cmd, env, cache_dir, cache_id) = match python.installer {
+        Installer::Pip => (pip_args(python, tier), vec![], PIP_CACHE_DIR, PIP_CACHE_ID),
+        Installer::Uv => (
+            uv_args(python, tier),
+            vec![
+                ("UV_LINK_MODE".to_string(), "copy".to_string()),
+                ("UV_PYTHON_DOWNLOADS".to_string(), "never".to_string()),
+                ("UV_NO_PROGRESS".to_string(), "1".to_string()),
+                // Trust the builder image's CA store, as pip does, not uv's bundled roots
+                // (TLS-intercepting proxies and private CAs).
+                ("UV_SYSTEM_CERTS".to_string(), "1".to_string()),
+            ],
+            UV_CACHE_DIR,
+            UV_CACHE_ID,
+        ),
+    };
+    for r in &tier.requirements {
+        cmd.push("-r".into());
+        cmd.push(format!("{CONTEXT_MOUNT}/{}", r.value));
+    }
+    let args = if prune {
+        vec![
+            "/bin/sh".into(),
+            "-c".into(),
+            format!("set -eu\n{}\n{}", join(&cmd), prune_script(python)),
+        ]
+    } else {
+        cmd
+    };
+    Install {
+        args,
+        env,
+        cache_dir,
+        cache_id,
+    }
+}
+
+fn pip_args(python: &Python, tier: &Tier) -> Vec<String> {
     let mut a: Vec<String> = vec![
-        format!("{}/bin/python", python.venv.trim_end_matches('/')),
+        format!("{TOOLS_DIR}/bin/python"),
         "-m".into(),
         "pip".into(),
+        "--python".into(),
+        venv_python(python),
         "install".into(),
         // An explicit --cache-dir wins over PIP_NO_CACHE_DIR from the base image's env,
         // which would otherwise silently turn the cache mount into a no-op.
@@ -45,6 +142,31 @@ pub fn pip_install_args(python: &Python, tier: &Tier) -> Vec<String> {
     if !python.compile_bytecode {
         a.push("--no-compile".into());
     }
+    push_common(&mut a, python, tier);
+    a
+}
+
+fn uv_args(python: &Python, tier: &Tier) -> Vec<String> {
+    let mut a: Vec<String> = vec![
+        format!("{TOOLS_DIR}/bin/uv"),
+        "pip".into(),
+        "install".into(),
+        "--python".into(),
+        venv_python(python),
+        "--cache-dir".into(),
+        UV_CACHE_DIR.into(),
+        // pip's semantics across several indexes: the best version from any of them.
+        "--index-strategy".into(),
+        "unsafe-best-match".into(),
+    ];
+    if python.compile_bytecode {
+        a.push("--compile-bytecode".into());
+    }
+    push_common(&mut a, python, tier);
+    a
+}
+
+fn push_common(a: &mut Vec<String>, python: &Python, tier: &Tier) {
     if tier.no_deps {
         a.push("--no-deps".into());
     }
@@ -56,27 +178,38 @@ pub fn pip_install_args(python: &Python, tier: &Tier) -> Vec<String> {
         a.push("--extra-index-url".into());
         a.push(url.clone());
     }
-    for r in &tier.requirements {
-        a.push("-r".into());
-        a.push(format!("{CONTEXT_MOUNT}/{}", r.value));
-    }
-    a
+}
+
+/// Removes `tests`/`test` directories inside installed packages (never a top-level
+/// package) and the venv's `share/doc` and `share/man`. Already pruned trees of
+/// earlier tiers are untouched, so their layers do not change.
+fn prune_script(python: &Python) -> String {
+    let v = quote(python.venv.trim_end_matches('/'));
+    format!(
+        "find {v}/lib -depth -type d \\( -name tests -o -name test \\) -path '*/site-packages/*/*' -exec rm -rf {{}} +\n\
+         rm -rf {v}/share/doc {v}/share/man\n"
+    )
+}
+
+fn join(args: &[String]) -> String {
+    args.iter().map(|a| quote(a)).collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use strata_spec::model::{Installer, Located};
+    use strata_spec::model::Located;
     use strata_spec::source::Span;
 
-    fn py() -> Python {
+    fn py(installer: Installer) -> Python {
         Python {
-            installer: Installer::Pip,
+            installer,
             interpreter: "python3".into(),
             venv: "/opt/venv".into(),
             index_url: None,
             extra_index_urls: vec!["https://a.example/simple".into()],
             compile_bytecode: true,
+            prune_tests: true,
         }
     }
 
@@ -92,10 +225,11 @@ mod tests {
     }
 
     #[test]
-    fn tier_indexes_extend_the_python_ones() {
-        let a = pip_install_args(&py(), &tier(true)).join(" ");
+    fn pip_runs_from_the_tool_venv_against_the_app_venv() {
+        let i = install(&py(Installer::Pip), &tier(true), false);
+        let a = i.args.join(" ");
         assert!(
-            a.starts_with("/opt/venv/bin/python -m pip install --cache-dir /root/.cache/pip"),
+            a.starts_with("/opt/strata-tools/bin/python -m pip --python /opt/venv/bin/python install --cache-dir /root/.cache/pip"),
             "{a}"
         );
         assert!(
@@ -105,21 +239,51 @@ mod tests {
         assert!(a.contains("--extra-index-url https://a.example/simple --extra-index-url https://c.example/whl"), "{a}");
         assert!(a.ends_with("-r /run/strata/context/reqs/cuda.txt"), "{a}");
         assert!(!a.contains("--no-compile"));
+        assert_eq!((i.cache_dir, i.cache_id), (PIP_CACHE_DIR, PIP_CACHE_ID));
+    }
+
+    #[test]
+    fn uv_copies_from_its_cache_and_never_downloads_python() {
+        let i = install(&py(Installer::Uv), &tier(false), false);
+        let a = i.args.join(" ");
+        assert!(a.starts_with("/opt/strata-tools/bin/uv pip install --python /opt/venv/bin/python --cache-dir /root/.cache/uv"), "{a}");
+        assert!(a.contains("--compile-bytecode"), "{a}");
+        assert!(i.env.contains(&("UV_LINK_MODE".into(), "copy".into())));
+        assert!(i
+            .env
+            .contains(&("UV_PYTHON_DOWNLOADS".into(), "never".into())));
+        assert_eq!(i.cache_id, UV_CACHE_ID);
+        assert!(tools_script(&py(Installer::Uv)).contains("uv==0.13.9"));
+        assert!(!tools_script(&py(Installer::Pip)).contains("pip install"));
     }
 
     #[test]
     fn no_compile_when_bytecode_is_off() {
-        let mut p = py();
+        let mut p = py(Installer::Pip);
         p.compile_bytecode = false;
-        let a = pip_install_args(&p, &tier(false));
+        let a = install(&p, &tier(false), false).args;
         assert!(a.contains(&"--no-compile".to_string()));
         assert!(!a.contains(&"--no-deps".to_string()));
     }
 
     #[test]
-    fn missing_interpreter_is_reported() {
-        let s = create_venv_script(&py());
-        assert!(s.contains("command -v python3"));
-        assert!(s.contains("python3 -m venv /opt/venv"));
+    fn pruning_happens_in_the_install_step() {
+        let i = install(&py(Installer::Pip), &tier(false), true);
+        assert_eq!(i.args[0], "/bin/sh");
+        let script = &i.args[2];
+        assert!(
+            script.contains("pip --python /opt/venv/bin/python install"),
+            "{script}"
+        );
+        assert!(script.contains("-name tests -o -name test"), "{script}");
+        assert!(script.contains("-path '*/site-packages/*/*'"), "{script}");
+    }
+
+    #[test]
+    fn production_venvs_have_no_pip() {
+        assert!(create_venv_script(&py(Installer::Pip), false)
+            .contains("python3 -m venv --without-pip /opt/venv"));
+        assert!(create_venv_script(&py(Installer::Pip), true).contains("python3 -m venv /opt/venv"));
+        assert!(tools_script(&py(Installer::Pip)).contains("command -v python3"));
     }
 }

@@ -35,6 +35,7 @@ pub fn target() -> Target {
             index_url: None,
             extra_index_urls: vec![],
             compile_bytecode: true,
+            prune_tests: true,
         },
         tiers: vec![
             Tier {
@@ -150,7 +151,7 @@ fn each_tier_sees_only_its_own_and_earlier_requirements() {
     // tier core installs on top of tier base
     let (base_id, _) = find(&p, "[core] pip install tier base");
     assert_eq!(e.root, base_id);
-    assert!(e.args.contains(&"--no-deps".to_string()));
+    assert!(e.args.join(" ").contains("--no-deps"));
     assert!(e.network);
 }
 
@@ -301,4 +302,63 @@ fn explain_mentions_every_step() {
         text.contains("cache /root/.cache/pip (id strata-pip, Shared)"),
         "{text}"
     );
+}
+
+#[test]
+fn the_installer_stays_in_the_builder() {
+    let p = plan(&target(), &PlanOptions::default()).unwrap();
+    let (tools, _) = find(&p, "[core] builder: install pip");
+    let (venv, _) = find(&p, "[core] create venv /opt/venv");
+    let (_, layer) = find(&p, "[core] layer: venv /opt/venv");
+    // The venv layer is what venv creation changed over the tools: no installer in it.
+    assert_eq!(
+        layer.kind,
+        NodeKind::Diff {
+            lower: tools,
+            upper: venv
+        }
+    );
+    let (_, v) = find(&p, "[core] create venv /opt/venv");
+    assert!(exec(v).args[2].contains("--without-pip"));
+}
+
+#[test]
+fn production_tiers_prune_tests_and_dev_tiers_do_not() {
+    let p = plan(&target(), &PlanOptions::default()).unwrap();
+    let (_, n) = find(&p, "[core] pip install tier base");
+    assert!(exec(n).args.join(" ").contains("-name tests"));
+    let mut t = target();
+    t.dev = true;
+    let p = plan(&t, &PlanOptions::default()).unwrap();
+    let (_, n) = find(&p, "[core] pip install tier base");
+    assert!(!exec(n).args.join(" ").contains("-name tests"));
+    let (_, v) = find(&p, "[core] create venv /opt/venv");
+    assert!(
+        !exec(v).args[2].contains("--without-pip"),
+        "dev venvs keep pip"
+    );
+    let mut t = target();
+    t.python.prune_tests = false;
+    let p = plan(&t, &PlanOptions::default()).unwrap();
+    let (_, n) = find(&p, "[core] pip install tier base");
+    assert!(!exec(n).args.join(" ").contains("-name tests"));
+}
+
+#[test]
+fn uv_tiers_use_the_uv_cache_and_its_tool_needs_the_network() {
+    let mut t = target();
+    t.python.installer = Installer::Uv;
+    let p = plan(&t, &PlanOptions::default()).unwrap();
+    let (_, tools) = find(&p, "[core] builder: install uv");
+    assert!(exec(tools).network);
+    let (_, n) = find(&p, "[core] uv install tier base");
+    let e = exec(n);
+    assert!(e
+        .mounts
+        .iter()
+        .any(|m| matches!(m, Mount::Cache { id, target, .. }
+        if id == "strata-uv" && target == "/root/.cache/uv")));
+    assert!(e
+        .env
+        .contains(&("UV_LINK_MODE".to_string(), "copy".to_string())));
 }

@@ -158,6 +158,7 @@ pub(crate) fn lower(t: &Table, subject: &Subject<'_>) -> Result<Target, Vec<Diag
         index_url: string(t, &["python", "index-url"]),
         extra_index_urls: strings(get(t, &["python", "extra-index-urls"])).unwrap_or_default(),
         compile_bytecode: boolean(t, &["python", "compile-bytecode"]).unwrap_or(true),
+        prune_tests: boolean(t, &["python", "prune-tests"]).unwrap_or(true),
     };
 
     let all_tiers = tiers(get(t, &["python", "layers"]));

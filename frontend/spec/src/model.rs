@@ -100,6 +100,10 @@ pub struct Python {
     pub extra_index_urls: Vec<String>,
     /// Default true.
     pub compile_bytecode: bool,
+    /// Default true: `tests`/`test` directories inside installed packages, and the
+    /// venv's `share/doc` and `share/man`, are removed in the step that installs them
+    /// (never for development targets).
+    pub prune_tests: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]

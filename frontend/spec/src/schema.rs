@@ -179,6 +179,7 @@ pub(crate) static PYTHON: Schema = plain(&[
     f("index-url", Ty::Str(Check::Url)),
     f("extra-index-urls", Ty::List(Check::Url)),
     f("compile-bytecode", Ty::Bool),
+    f("prune-tests", Ty::Bool),
     f(
         "layers",
         Ty::Tables {
