@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use prost::Message;
 use strata_llb::{pb, ImageRef, LowerOptions, ResolvedImage};
-use strata_plan::{Layering, Plan, PlanError, PlanOptions};
+use strata_plan::{Layering, Plan, PlanOptions};
 use strata_spec::source::SourceFile;
 use strata_spec::{Diagnostic, Diagnostics, Spec};
 
@@ -115,14 +115,15 @@ fn compile(c: &Common) -> Result<Option<(SourceFile, Plan)>> {
         } else {
             Layering::MergeDiff
         },
+        // Without a daemon the images cannot be looked into: apt-based is assumed.
+        ..Default::default()
     };
     match strata_plan::plan(&target, &opts) {
         Ok(p) => Ok(Some((file, p))),
         Err(e) => {
-            let PlanError::NotSupported { span, .. } = &e;
             let mut d = Diagnostic::error(e.to_string());
-            if let Some(s) = span {
-                d = d.with_primary(*s, "");
+            if let Some(s) = e.span() {
+                d = d.with_primary(s, "");
             }
             fail(Diagnostics::new(d))
         }

@@ -69,10 +69,7 @@ impl FrontendError {
     }
 
     pub fn plan(file: &SourceFile, e: PlanError) -> Self {
-        let span = match &e {
-            PlanError::NotSupported { span, .. } => *span,
-        };
-        FrontendError::at(file, span, e.to_string())
+        FrontendError::at(file, e.span(), e.to_string())
     }
 
     pub fn code(&self) -> i32 {

@@ -93,15 +93,6 @@ pub async fn build(bridge: &Bridge, opts: &Options) -> Result<BuildResult, Front
     } else {
         Layering::Copy
     };
-    let plan = strata_plan::plan(
-        &target,
-        &PlanOptions {
-            platform: platform::format(&platform),
-            layering,
-        },
-    )
-    .map_err(|e| FrontendError::plan(&file, e))?;
-
     let mut lower_opts = LowerOptions {
         platform: platform.clone(),
         images: vec![],
@@ -116,6 +107,17 @@ pub async fn build(bridge: &Bridge, opts: &Options) -> Result<BuildResult, Front
         },
         no_cache: opts.no_cache.is_some(),
     };
+
+    let systems = crate::system::detect_all(bridge, &target, &lower_opts).await?;
+    let plan = strata_plan::plan(
+        &target,
+        &PlanOptions {
+            platform: platform::format(&platform),
+            layering,
+            systems,
+        },
+    )
+    .map_err(|e| FrontendError::plan(&file, e))?;
 
     check_required_paths(bridge, &plan, &lower_opts, &file).await?;
 

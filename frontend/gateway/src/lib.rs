@@ -20,3 +20,4 @@ pub mod dockerignore;
 pub mod error;
 pub mod frontend;
 pub mod platform;
+pub mod system;

@@ -2,7 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use strata_plan::{CacheSharing, ContextView, Exec, FileAction, Mount, NodeId, NodeKind, Plan};
+use strata_plan::{
+    CacheSharing, ContextView, Exec, FileAction, GitSource, Mount, NodeId, NodeKind, Plan,
+};
 
 use crate::graph::{Graph, Output, VertexMeta};
 use crate::pb;
@@ -78,6 +80,7 @@ pub fn lower(plan: &Plan, o: &LowerOptions) -> Result<pb::Definition, LowerError
         let op = match &node.kind {
             NodeKind::Image(img) => image_op(&o.images[img.0].reference, o),
             NodeKind::Context(view) => context_op(view, o),
+            NodeKind::Git(g) => git_op(g),
             NodeKind::Exec(e) => exec_op(e, o, &get),
             NodeKind::File { base, actions } => file_op(base.map(&get), actions, &get),
             NodeKind::Diff { lower, upper } => pb::Op {
@@ -126,6 +129,23 @@ pub fn context_definition(view: &ContextView, name: &str, o: &LowerOptions) -> p
     g.definition(&out)
 }
 
+/// A definition of one image alone, as the full build uses it (same op).
+pub fn image_definition(reference: &str, name: &str, o: &LowerOptions) -> pb::Definition {
+    let mut g = Graph::new();
+    let op = pb::Op {
+        platform: Some(o.platform.clone()),
+        ..image_op(reference, o)
+    };
+    let out = g.add(
+        op,
+        VertexMeta {
+            name: name.to_string(),
+            ignore_cache: false,
+        },
+    );
+    g.definition(&out)
+}
+
 /// Which nodes the output depends on.
 fn reachable(plan: &Plan) -> Vec<bool> {
     let mut needed = vec![false; plan.nodes.len()];
@@ -136,7 +156,7 @@ fn reachable(plan: &Plan) -> Vec<bool> {
         }
         needed[id.0] = true;
         match &plan.node(id).kind {
-            NodeKind::Image(_) | NodeKind::Context(_) => {}
+            NodeKind::Image(_) | NodeKind::Context(_) | NodeKind::Git(_) => {}
             NodeKind::Exec(e) => {
                 stack.push(e.root);
                 stack.extend(e.mounts.iter().filter_map(|m| match m {
@@ -189,6 +209,32 @@ fn context_op(view: &ContextView, o: &LowerOptions) -> pb::Op {
         format!("strata-{}", view.purpose),
     );
     source(format!("local://{}", o.context_name), attrs)
+}
+
+/// BuildKit's git source: `git://host/path#ref`, with the real URL in `git.fullurl`
+/// (so http, https and ssh remotes keep their scheme).
+fn git_op(g: &GitSource) -> pb::Op {
+    let url = g.url.as_str();
+    let (scheme_less, _) = match url.split_once("://") {
+        Some((scheme, rest)) => (rest, scheme),
+        // scp-like `git@host:path`
+        None => (url, "ssh"),
+    };
+    let without_user = match scheme_less.split_once('@') {
+        Some((user, rest)) if !user.contains('/') => rest,
+        _ => scheme_less,
+    };
+    let mut id = without_user.replacen(':', "/", usize::from(!url.contains("://")));
+    if let Some(r) = &g.reference {
+        id.push('#');
+        id.push_str(r);
+    }
+    let mut attrs = BTreeMap::new();
+    attrs.insert("git.fullurl".to_string(), url.to_string());
+    if g.keep_git_dir {
+        attrs.insert("git.keepgitdir".to_string(), "true".to_string());
+    }
+    source(format!("git://{id}"), attrs)
 }
 
 /// Patterns as BuildKit's matcher wants them: no leading `./` or `/`, no trailing `/`
@@ -651,6 +697,36 @@ mod tests {
         let mut o = opts();
         o.images.clear();
         assert!(lower(&plan(), &o).is_err());
+    }
+
+    #[test]
+    fn git_identifiers_keep_host_and_path_and_the_full_url() {
+        let g = |url: &str, r: Option<&str>| {
+            let op = git_op(&GitSource {
+                url: url.into(),
+                reference: r.map(String::from),
+                keep_git_dir: false,
+            });
+            match op.op {
+                Some(pb::op::Op::Source(s)) => (s.identifier, s.attrs["git.fullurl"].clone()),
+                _ => panic!(),
+            }
+        };
+        assert_eq!(
+            g("https://github.com/tenstorrent/tt-metal.git", Some("v0.1")),
+            (
+                "git://github.com/tenstorrent/tt-metal.git#v0.1".into(),
+                "https://github.com/tenstorrent/tt-metal.git".into()
+            )
+        );
+        assert_eq!(
+            g("http://127.0.0.1:8080/repo.git", None).0,
+            "git://127.0.0.1:8080/repo.git"
+        );
+        assert_eq!(
+            g("git@github.com:org/repo.git", Some("abc")).0,
+            "git://github.com/org/repo.git#abc"
+        );
     }
 
     #[test]

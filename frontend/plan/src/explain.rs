@@ -63,6 +63,10 @@ fn describe(out: &mut String, k: &NodeKind) {
                 let _ = writeln!(out, "      excluding {}", c.exclude.join(", "));
             }
         }
+        NodeKind::Git(g) => {
+            let r = g.reference.as_deref().unwrap_or("default branch");
+            let _ = writeln!(out, "      git {} at {r}", g.url);
+        }
         NodeKind::Exec(e) => {
             let _ = writeln!(
                 out,

@@ -61,6 +61,8 @@ pub enum NodeKind {
     /// Files of the build context, narrowed to `include` (empty: everything) minus
     /// `exclude` (`.dockerignore` is added by the LLB pass, which reads it).
     Context(ContextView),
+    /// A git repository at a ref (commit, tag or branch), without its `.git`.
+    Git(GitSource),
     /// A command run on `root`'s filesystem; the result is the changed root.
     Exec(Exec),
     /// A file operation on `base` (or on an empty filesystem).
@@ -82,6 +84,14 @@ pub struct ContextView {
     pub exclude: Vec<String>,
     /// Distinguishes transfers in BuildKit's shared-key cache (e.g. "requirements").
     pub purpose: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GitSource {
+    /// As written: `https://host/path.git`, `http://...`, `git@host:path`.
+    pub url: String,
+    pub reference: Option<String>,
+    pub keep_git_dir: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,16 +3,19 @@
 //! bind mounts, and how the final image's layers are put together. Pure: no I/O, no
 //! BuildKit; everything here is unit-tested.
 
-mod apt;
 mod explain;
 pub mod ir;
+mod packages;
 mod planner;
 mod python;
 mod sh;
 mod user;
 
+use std::collections::BTreeMap;
+
 pub use explain::explain;
 pub use ir::*;
+pub use packages::{release_key, BaseSystem, PackageManager};
 pub use planner::plan;
 
 /// Facts about the build that are not in the spec.
@@ -23,6 +26,18 @@ pub struct PlanOptions {
     pub platform: String,
     /// How tier layers reach the final image.
     pub layering: Layering,
+    /// What each base image (by reference, as in the spec) installs packages with.
+    /// Images not listed are taken to be apt-based and keyed by their reference.
+    pub systems: BTreeMap<String, BaseSystem>,
+}
+
+impl PlanOptions {
+    pub fn system_of(&self, image: &str) -> BaseSystem {
+        self.systems.get(image).cloned().unwrap_or(BaseSystem {
+            manager: PackageManager::Apt,
+            release: image.to_string(),
+        })
+    }
 }
 
 impl Default for PlanOptions {
@@ -30,6 +45,7 @@ impl Default for PlanOptions {
         PlanOptions {
             platform: "linux/amd64".into(),
             layering: Layering::MergeDiff,
+            systems: BTreeMap::new(),
         }
     }
 }
@@ -48,11 +64,20 @@ pub enum Layering {
 /// What the planner cannot build.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PlanError {
-    #[error("{what} is not supported yet by this version of strata")]
-    NotSupported {
-        what: String,
+    #[error("[system] packages need a package manager, and the image `{image}` has none (no apt-get, apk, dnf or microdnf)")]
+    NoPackageManager {
+        image: String,
         span: Option<strata_spec::source::Span>,
     },
+}
+
+impl PlanError {
+    /// Where in the spec the problem is.
+    pub fn span(&self) -> Option<strata_spec::source::Span> {
+        match self {
+            PlanError::NoPackageManager { span, .. } => *span,
+        }
+    }
 }
 
 #[cfg(test)]

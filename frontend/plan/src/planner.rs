@@ -1,23 +1,34 @@
 //! From a resolved target to a plan: which states exist and what each is made of.
+//!
+//! Three independent chains, joined only at the end:
+//! * runtime: base image → the user → runtime packages;
+//! * builder: builder image → runtime and build packages, then (in parallel branches)
+//!   the installer and venv with one step per tier, and each `[[build]]` step;
+//! * app: the workdir and the app's files on an empty layer.
+//!
+//! With merge/diff the final image is the runtime chain with, on top, one layer per
+//! venv tier, one per build output and the app layer; otherwise the same content is
+//! copied onto the runtime chain.
 
 use std::collections::BTreeMap;
 
-use strata_spec::model::{Installer, Target, User, APP_UID};
+use strata_spec::model::{BuildSource, BuildStep, Installer, Target, User, APP_UID};
 
 use crate::ir::*;
-use crate::{apt, python, user, Layering, PlanError, PlanOptions};
+use crate::packages::{self, PackageManager};
+use crate::{python, user, Layering, PlanError, PlanOptions};
+
+/// Where a build step's sources are and where its commands run.
+const BUILD_SRC: &str = "/src";
 
 /// Builds the plan for one target.
 pub fn plan(t: &Target, opts: &PlanOptions) -> Result<Plan, PlanError> {
-    reject_unsupported(t)?;
-    let mut b = Builder::new(t.display_name());
+    let mut b = Builder::new(t.display_name(), opts.layering);
 
     // Runtime: the base image, the user, the runtime packages.
-    let runtime_img = b.image(&t.image.base.value, "base");
-    let runtime_root = b.node(
-        format!("FROM {}", t.image.base.value),
-        NodeKind::Image(runtime_img),
-    );
+    let base_ref = t.image.base.value.clone();
+    let runtime_img = b.image(&base_ref, "base");
+    let runtime_root = b.node(format!("FROM {base_ref}"), NodeKind::Image(runtime_img));
     let mut runtime = runtime_root;
     if let User::Named(name) = &t.image.user {
         runtime = b.exec(
@@ -34,22 +45,23 @@ pub fn plan(t: &Target, opts: &PlanOptions) -> Result<Plan, PlanError> {
         );
     }
     if !t.system.packages.is_empty() {
-        runtime = b.exec(
-            format!("apt-get install {}", t.system.packages.join(" ")),
-            apt_exec(
-                runtime,
-                runtime_img,
-                &t.image.base.value,
-                &t.system.packages,
-                opts,
-            ),
-        );
+        runtime = packages_exec(
+            &mut b,
+            t,
+            runtime,
+            runtime_img,
+            &base_ref,
+            &t.system.packages,
+            "",
+            opts,
+        )?;
     }
 
-    // Builder: its base, every package (runtime and build-only), then the venv and tiers.
-    let mut layers = vec![runtime];
-    let mut venv_state = None;
-    if !t.tiers.is_empty() {
+    // Layers on top of the runtime chain (merge/diff), or copies onto it.
+    let mut layers: Vec<NodeId> = vec![runtime];
+    let mut copies: Vec<(String, NodeId, String, String)> = vec![];
+
+    if !t.tiers.is_empty() || !t.builds.is_empty() {
         let builder_ref = t
             .image
             .builder
@@ -74,96 +86,244 @@ pub fn plan(t: &Target, opts: &PlanOptions) -> Result<Plan, PlanError> {
             .cloned()
             .collect();
         if !pkgs.is_empty() {
-            builder = b.exec(
-                format!("builder: apt-get install {}", pkgs.join(" ")),
-                apt_exec(builder, builder_img, &builder_ref, &pkgs, opts),
-            );
-        }
-        let tools = b.exec(
-            format!("builder: install {}", installer_name(&t.python)),
-            Exec {
-                root: builder,
-                env_of: builder_img,
-                args: sh(python::tools_script(&t.python)),
-                env: vec![],
-                cwd: "/".into(),
-                mounts: tool_mounts(&t.python),
-                network: python::tools_need_network(&t.python),
-            },
-        );
-        let venv = b.exec(
-            format!("create venv {}", t.python.venv),
-            Exec {
-                root: tools,
-                env_of: builder_img,
-                args: sh(python::create_venv_script(&t.python, t.dev)),
-                env: vec![],
-                cwd: "/".into(),
-                mounts: vec![],
-                network: false,
-            },
-        );
-        if opts.layering == Layering::MergeDiff {
-            layers.push(b.diff(format!("layer: venv {}", t.python.venv), tools, venv));
+            builder = packages_exec(
+                &mut b,
+                t,
+                builder,
+                builder_img,
+                &builder_ref,
+                &pkgs,
+                "builder: ",
+                opts,
+            )?;
         }
 
-        let mut seen_reqs: Vec<String> = Vec::new();
-        let mut prev = venv;
-        for tier in &t.tiers {
-            let tier_name = &tier.name.value;
-            for r in &tier.requirements {
-                if !seen_reqs.contains(&r.value) {
-                    seen_reqs.push(r.value.clone());
-                }
-                b.require(
-                    &r.value,
-                    format!("requirements of tier `{tier_name}`"),
-                    r.span,
-                );
-            }
-            // The tier sees its own requirements files and those of earlier tiers (so
-            // `-r`/`-c` between them resolve), never the rest of the context.
-            let ctx = b.node(
-                format!("[internal] load build context: requirements up to tier {tier_name}"),
-                NodeKind::Context(ContextView {
-                    include: seen_reqs.clone(),
-                    exclude: vec![],
-                    purpose: format!("requirements-{tier_name}"),
-                }),
-            );
-            let install = python::install(&t.python, tier, t.python.prune_tests && !t.dev);
-            let installed = b.exec(
-                format!("{} install tier {tier_name}", installer_name(&t.python)),
-                Exec {
-                    root: prev,
-                    env_of: builder_img,
-                    args: install.args,
-                    env: install.env,
-                    cwd: python::CONTEXT_MOUNT.into(),
-                    mounts: vec![
-                        Mount::Bind {
-                            target: python::CONTEXT_MOUNT.into(),
-                            from: ctx,
-                            source: "/".into(),
-                        },
-                        Mount::Cache {
-                            target: install.cache_dir.into(),
-                            id: install.cache_id.into(),
-                            sharing: CacheSharing::Shared,
-                        },
-                    ],
-                    network: true,
-                },
-            );
-            if opts.layering == Layering::MergeDiff {
-                layers.push(b.diff(format!("layer: tier {tier_name}"), prev, installed));
-            }
-            prev = installed;
+        if !t.tiers.is_empty() {
+            let (venv_layers, venv) = python_tiers(&mut b, t, builder, builder_img);
+            layers.extend(venv_layers);
+            let v = t.python.venv.clone();
+            copies.push((format!("copy venv {v} from builder"), venv, v.clone(), v));
         }
-        venv_state = Some(prev);
+        for step in &t.builds {
+            let ran = build_step(&mut b, step, builder, builder_img);
+            for (from, to) in &step.outputs {
+                let name = format!("copy {from} from build {} to {to}", step.name.value);
+                if opts.layering == Layering::MergeDiff {
+                    layers.push(b.node(
+                        name,
+                        NodeKind::File {
+                            base: None,
+                            actions: vec![copy(ran, from, to, None)],
+                        },
+                    ));
+                } else {
+                    copies.push((name, ran, from.clone(), to.clone()));
+                }
+            }
+        }
     }
 
     // The app: the workdir (writable by the user) and the app's files (read-only, root's).
+    let app_actions = app_actions(&mut b, t);
+    let workdir = &t.image.workdir;
+    let output = match opts.layering {
+        Layering::MergeDiff => {
+            layers.push(b.node(
+                format!("copy app to {workdir}"),
+                NodeKind::File {
+                    base: None,
+                    actions: app_actions,
+                },
+            ));
+            b.node("assemble image layers".into(), NodeKind::Merge(layers))
+        }
+        Layering::Copy => {
+            let mut state = runtime;
+            for (name, from, src, dest) in copies {
+                state = b.node(
+                    name,
+                    NodeKind::File {
+                        base: Some(state),
+                        actions: vec![copy(from, &src, &dest, None)],
+                    },
+                );
+            }
+            b.node(
+                format!("copy app to {workdir}"),
+                NodeKind::File {
+                    base: Some(state),
+                    actions: app_actions,
+                },
+            )
+        }
+    };
+
+    Ok(b.finish(runtime_img, output, runtime_config(t)))
+}
+
+/// The installer, the venv and one install step per tier, on the builder. Returns the
+/// venv's layers (merge/diff only) and the state with every tier installed.
+fn python_tiers(
+    b: &mut Builder,
+    t: &Target,
+    builder: NodeId,
+    builder_img: ImageId,
+) -> (Vec<NodeId>, NodeId) {
+    let merge = b.layering == Layering::MergeDiff;
+    let mut layers = vec![];
+    let tools = b.exec(
+        format!("builder: install {}", installer_name(&t.python)),
+        Exec {
+            root: builder,
+            env_of: builder_img,
+            args: sh(python::tools_script(&t.python)),
+            env: vec![],
+            cwd: "/".into(),
+            mounts: tool_mounts(&t.python),
+            network: python::tools_need_network(&t.python),
+        },
+    );
+    let venv = b.exec(
+        format!("create venv {}", t.python.venv),
+        Exec {
+            root: tools,
+            env_of: builder_img,
+            args: sh(python::create_venv_script(&t.python, t.dev)),
+            env: vec![],
+            cwd: "/".into(),
+            mounts: vec![],
+            network: false,
+        },
+    );
+    if merge {
+        layers.push(b.diff(format!("layer: venv {}", t.python.venv), tools, venv));
+    }
+
+    let mut seen_reqs: Vec<String> = Vec::new();
+    let mut prev = venv;
+    for tier in &t.tiers {
+        let tier_name = &tier.name.value;
+        for r in &tier.requirements {
+            if !seen_reqs.contains(&r.value) {
+                seen_reqs.push(r.value.clone());
+            }
+            b.require(
+                &r.value,
+                format!("requirements of tier `{tier_name}`"),
+                r.span,
+            );
+        }
+        // The tier sees its own requirements files and those of earlier tiers (so
+        // `-r`/`-c` between them resolve), never the rest of the context.
+        let ctx = b.node(
+            format!("[internal] load build context: requirements up to tier {tier_name}"),
+            NodeKind::Context(ContextView {
+                include: seen_reqs.clone(),
+                exclude: vec![],
+                purpose: format!("requirements-{tier_name}"),
+            }),
+        );
+        let install = python::install(&t.python, tier, t.python.prune_tests && !t.dev);
+        let installed = b.exec(
+            format!("{} install tier {tier_name}", installer_name(&t.python)),
+            Exec {
+                root: prev,
+                env_of: builder_img,
+                args: install.args,
+                env: install.env,
+                cwd: python::CONTEXT_MOUNT.into(),
+                mounts: vec![
+                    Mount::Bind {
+                        target: python::CONTEXT_MOUNT.into(),
+                        from: ctx,
+                        source: "/".into(),
+                    },
+                    Mount::Cache {
+                        target: install.cache_dir.into(),
+                        id: install.cache_id.into(),
+                        sharing: CacheSharing::Shared,
+                    },
+                ],
+                network: true,
+            },
+        );
+        if merge {
+            layers.push(b.diff(format!("layer: tier {tier_name}"), prev, installed));
+        }
+        prev = installed;
+    }
+    (layers, prev)
+}
+
+/// A `[[build]]` step: its sources copied to /src on the builder, then its commands
+/// in one shell (stopping at the first failure, each echoed), with its caches.
+fn build_step(b: &mut Builder, step: &BuildStep, builder: NodeId, builder_img: ImageId) -> NodeId {
+    let name = &step.name.value;
+    let src = match &step.source {
+        BuildSource::Git { url, reference } => b.node(
+            format!(
+                "[internal] git source {url}{}",
+                reference
+                    .as_ref()
+                    .map(|r| format!("#{r}"))
+                    .unwrap_or_default()
+            ),
+            NodeKind::Git(GitSource {
+                url: url.clone(),
+                reference: reference.clone(),
+                keep_git_dir: false,
+            }),
+        ),
+        BuildSource::Context(paths) => {
+            for p in paths {
+                b.require(&p.value, format!("context of build `{name}`"), p.span);
+            }
+            b.node(
+                format!("[internal] load build context: build {name}"),
+                NodeKind::Context(ContextView {
+                    include: paths.iter().map(|p| p.value.clone()).collect(),
+                    exclude: vec![],
+                    purpose: format!("build-{name}"),
+                }),
+            )
+        }
+    };
+    let prepared = b.node(
+        format!("build {name}: sources at {BUILD_SRC}"),
+        NodeKind::File {
+            base: Some(builder),
+            actions: vec![copy(src, "/", BUILD_SRC, None)],
+        },
+    );
+    let mut script = String::from("set -eux\n");
+    for cmd in &step.run {
+        script.push_str(cmd);
+        script.push('\n');
+    }
+    let mounts = step
+        .cache
+        .iter()
+        .map(|target| Mount::Cache {
+            target: target.clone(),
+            id: format!("strata-build|{name}|{target}"),
+            sharing: CacheSharing::Shared,
+        })
+        .collect();
+    b.exec(
+        format!("build {name}"),
+        Exec {
+            root: prepared,
+            env_of: builder_img,
+            args: sh(script),
+            env: vec![],
+            cwd: BUILD_SRC.into(),
+            mounts,
+            network: true,
+        },
+    )
+}
+
+fn app_actions(b: &mut Builder, t: &Target) -> Vec<FileAction> {
     let app_owner = match t.image.user {
         User::Named(_) => Some((APP_UID, APP_UID)),
         User::Root => None,
@@ -188,74 +348,61 @@ pub fn plan(t: &Target, opts: &PlanOptions) -> Result<Plan, PlanError> {
         }),
     );
     let workdir = t.image.workdir.clone();
-    let app_actions = vec![
+    vec![
         FileAction::Mkdir {
             path: workdir.clone(),
             mode: 0o755,
             owner: app_owner,
         },
-        FileAction::Copy {
-            from: app_ctx,
-            src: "/".into(),
-            dest: workdir.clone(),
-            owner: Some((0, 0)),
-            include: vec![],
-            exclude: vec![],
-        },
-    ];
-
-    let output = match opts.layering {
-        Layering::MergeDiff => {
-            layers.push(b.node(
-                format!("copy app to {workdir}"),
-                NodeKind::File {
-                    base: None,
-                    actions: app_actions,
-                },
-            ));
-            b.node("assemble image layers".into(), NodeKind::Merge(layers))
-        }
-        Layering::Copy => {
-            let mut state = runtime;
-            if let Some(v) = venv_state {
-                let venv = t.python.venv.clone();
-                state = b.node(
-                    format!("copy venv {venv} from builder"),
-                    NodeKind::File {
-                        base: Some(state),
-                        actions: vec![FileAction::Copy {
-                            from: v,
-                            src: venv.clone(),
-                            dest: venv,
-                            owner: None,
-                            include: vec![],
-                            exclude: vec![],
-                        }],
-                    },
-                );
-            }
-            b.node(
-                format!("copy app to {workdir}"),
-                NodeKind::File {
-                    base: Some(state),
-                    actions: app_actions,
-                },
-            )
-        }
-    };
-
-    let config = runtime_config(t);
-    Ok(b.finish(runtime_img, output, config))
+        copy(app_ctx, "/", &workdir, Some((0, 0))),
+    ]
 }
 
-fn reject_unsupported(t: &Target) -> Result<(), PlanError> {
-    if let Some(step) = t.builds.first() {
-        return Err(PlanError::NotSupported {
-            what: "[[build]] steps".into(),
-            span: Some(step.name.span),
+fn copy(from: NodeId, src: &str, dest: &str, owner: Option<(u32, u32)>) -> FileAction {
+    FileAction::Copy {
+        from,
+        src: src.to_string(),
+        dest: dest.to_string(),
+        owner,
+        include: vec![],
+        exclude: vec![],
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn packages_exec(
+    b: &mut Builder,
+    t: &Target,
+    root: NodeId,
+    img: ImageId,
+    image_ref: &str,
+    pkgs: &[String],
+    prefix: &str,
+    o: &PlanOptions,
+) -> Result<NodeId, PlanError> {
+    let sys = o.system_of(image_ref);
+    if sys.manager == PackageManager::None {
+        let span = match &t.image.builder {
+            Some(bld) if bld.value == image_ref => Some(bld.span),
+            _ => Some(t.image.base.span),
+        };
+        return Err(PlanError::NoPackageManager {
+            image: image_ref.to_string(),
+            span,
         });
     }
-    Ok(())
+    Ok(b.exec(
+        format!("{prefix}{} install {}", sys.manager.name(), pkgs.join(" ")),
+        Exec {
+            root,
+            env_of: img,
+            args: sh(packages::install_script(sys.manager, pkgs)),
+            env: vec![],
+            cwd: "/".into(),
+            mounts: packages::cache_mounts(&sys, &o.platform),
+            network: true,
+        },
+    ))
 }
 
 fn installer_name(p: &strata_spec::model::Python) -> &'static str {
@@ -280,18 +427,6 @@ fn tool_mounts(p: &strata_spec::model::Python) -> Vec<Mount> {
 
 fn sh(script: String) -> Vec<String> {
     vec!["/bin/sh".into(), "-c".into(), script]
-}
-
-fn apt_exec(root: NodeId, img: ImageId, image_ref: &str, pkgs: &[String], o: &PlanOptions) -> Exec {
-    Exec {
-        root,
-        env_of: img,
-        args: sh(apt::install_script(pkgs)),
-        env: vec![],
-        cwd: "/".into(),
-        mounts: apt::cache_mounts(image_ref, &o.platform),
-        network: true,
-    }
 }
 
 fn runtime_config(t: &Target) -> RuntimeConfig {
@@ -326,15 +461,17 @@ fn runtime_config(t: &Target) -> RuntimeConfig {
 /// Accumulates nodes and images in order.
 struct Builder {
     target: String,
+    layering: Layering,
     images: Vec<ImageSource>,
     nodes: Vec<Node>,
     required: Vec<RequiredPath>,
 }
 
 impl Builder {
-    fn new(target: &str) -> Self {
+    fn new(target: &str, layering: Layering) -> Self {
         Builder {
             target: target.to_string(),
+            layering,
             images: vec![],
             nodes: vec![],
             required: vec![],

@@ -273,22 +273,127 @@ fn no_tiers_no_builder() {
     assert!(p.config.path_prepend.is_empty());
 }
 
-#[test]
-fn build_steps_are_reported_as_not_supported() {
-    let mut t = target();
-    t.builds.push(BuildStep {
+fn git_step() -> BuildStep {
+    BuildStep {
         name: loc("native".into()),
-        source: BuildSource::Context(vec![]),
-        run: vec![],
-        cache: vec![],
-        outputs: BTreeMap::new(),
+        source: BuildSource::Git {
+            url: "https://example.com/lib.git".into(),
+            reference: Some("v1".into()),
+        },
+        run: vec!["cmake -B build".into(), "cmake --build build".into()],
+        cache: vec!["/root/.cache/ccache".into()],
+        outputs: BTreeMap::from([("/src/build/install".into(), "/opt/lib".into())]),
+    }
+}
+
+#[test]
+fn build_steps_run_on_the_builder_beside_the_tiers_and_only_outputs_reach_the_image() {
+    let mut t = target();
+    t.builds.push(git_step());
+    let p = plan(&t, &PlanOptions::default()).unwrap();
+    let (run_id, run) = find(&p, "[core] build native");
+    let e = exec(run);
+    assert!(
+        e.args[2].starts_with("set -eux\ncmake -B build\ncmake --build build\n"),
+        "{:?}",
+        e.args
+    );
+    assert_eq!(e.cwd, "/src");
+    assert!(e
+        .mounts
+        .iter()
+        .any(|m| matches!(m, Mount::Cache { target, .. } if target == "/root/.cache/ccache")));
+    // sources copied onto the builder after its packages, not after any tier
+    let (_, prep) = find(&p, "[core] build native: sources at /src");
+    let NodeKind::File {
+        base: Some(base), ..
+    } = &prep.kind
+    else {
+        panic!()
+    };
+    assert_eq!(
+        p.node(*base).name,
+        "[core] builder: apt-get install curl gcc"
+    );
+    let (_, git) = find(&p, "[internal] git source https://example.com/lib.git#v1");
+    assert!(
+        matches!(&git.kind, NodeKind::Git(g) if g.reference.as_deref() == Some("v1") && !g.keep_git_dir)
+    );
+    // the output is its own layer, copied from the build's result
+    let (_, out) = find(
+        &p,
+        "[core] copy /src/build/install from build native to /opt/lib",
+    );
+    let NodeKind::File {
+        base: None,
+        actions,
+    } = &out.kind
+    else {
+        panic!()
+    };
+    assert!(
+        matches!(&actions[0], FileAction::Copy { from, src, dest, .. }
+        if *from == run_id && src == "/src/build/install" && dest == "/opt/lib")
+    );
+    let NodeKind::Merge(layers) = &p.node(p.output).kind else {
+        panic!()
+    };
+    assert!(layers
+        .iter()
+        .any(|l| p.node(*l).name.contains("copy /src/build/install")));
+}
+
+#[test]
+fn build_steps_without_tiers_still_get_a_builder() {
+    let mut t = target();
+    t.tiers.clear();
+    t.builds.push(BuildStep {
+        source: BuildSource::Context(vec![loc("native/".into())]),
+        ..git_step()
     });
-    let e = plan(&t, &PlanOptions::default()).unwrap_err();
+    let p = plan(
+        &t,
+        &PlanOptions {
+            layering: Layering::Copy,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    find(&p, "[core] build native");
+    find(
+        &p,
+        "[core] copy /src/build/install from build native to /opt/lib",
+    );
+    assert!(p.required_paths.iter().any(|r| r.path == "native/"));
+}
+
+#[test]
+fn packages_use_the_image_s_own_manager_or_fail_clearly() {
+    let mut o = PlanOptions::default();
+    o.systems.insert(
+        "python:3.12-slim".into(),
+        BaseSystem {
+            manager: PackageManager::Apk,
+            release: "alpine-3.20".into(),
+        },
+    );
+    let p = plan(&target(), &o).unwrap();
+    let (_, n) = find(&p, "[core] apk install curl");
+    assert!(exec(n).args[2].contains("apk add"));
+    o.systems.insert(
+        "python:3.12-slim".into(),
+        BaseSystem {
+            manager: PackageManager::None,
+            release: "x".into(),
+        },
+    );
+    let e = plan(&target(), &o).unwrap_err();
     assert!(
         e.to_string()
-            .contains("[[build]] steps is not supported yet"),
+            .contains("has none (no apt-get, apk, dnf or microdnf)"),
         "{e}"
     );
+    assert_eq!(e.span(), Some(Span::new(1, 2)));
 }
 
 #[test]
