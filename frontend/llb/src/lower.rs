@@ -290,9 +290,9 @@ fn exec_op(e: &Exec, o: &LowerOptions, get: &dyn Fn(NodeId) -> Output) -> pb::Op
     }];
     for m in &e.mounts {
         let (dest, from, selector) = match m {
-            Mount::Cache { target, .. } | Mount::Tmpfs { target } => {
-                (target.as_str(), None, String::new())
-            }
+            Mount::Cache { target, .. }
+            | Mount::Tmpfs { target }
+            | Mount::Secret { target, .. } => (target.as_str(), None, String::new()),
             Mount::Bind {
                 target,
                 from,
@@ -353,6 +353,16 @@ fn exec_op(e: &Exec, o: &LowerOptions, get: &dyn Fn(NodeId) -> Output) -> pb::Op
                         CacheSharing::Shared => pb::CacheSharingOpt::Shared,
                         CacheSharing::Locked => pb::CacheSharingOpt::Locked,
                     } as i32,
+                });
+            }
+            Mount::Secret { id, .. } => {
+                mount.mount_type = pb::MountType::Secret as i32;
+                mount.secret_opt = Some(pb::SecretOpt {
+                    id: id.clone(),
+                    uid: 0,
+                    gid: 0,
+                    mode: 0o400,
+                    optional: false,
                 });
             }
             Mount::Tmpfs { .. } => {

@@ -103,6 +103,9 @@ fn describe(out: &mut String, k: &NodeKind) {
                     Mount::Tmpfs { target } => {
                         let _ = writeln!(out, "      tmpfs {target}");
                     }
+                    Mount::Secret { target, id } => {
+                        let _ = writeln!(out, "      secret {id} at {target}");
+                    }
                 }
             }
         }

@@ -124,6 +124,9 @@ pub enum Mount {
     },
     /// An empty scratch directory that never reaches a layer.
     Tmpfs { target: String },
+    /// A BuildKit secret as a read-only file (mode 0400, root's); only its id is in
+    /// the graph, its content never reaches a layer or a cache key.
+    Secret { target: String, id: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

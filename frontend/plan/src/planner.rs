@@ -232,7 +232,7 @@ fn python_tiers(
                 args: install.args,
                 env: install.env,
                 cwd: python::CONTEXT_MOUNT.into(),
-                mounts: vec![
+                mounts: [
                     Mount::Bind {
                         target: python::CONTEXT_MOUNT.into(),
                         from: ctx,
@@ -243,7 +243,10 @@ fn python_tiers(
                         id: install.cache_id.into(),
                         sharing: CacheSharing::Shared,
                     },
-                ],
+                ]
+                .into_iter()
+                .chain(python::secret_mounts(&t.python))
+                .collect(),
                 network: true,
             },
         );
@@ -412,17 +415,18 @@ fn installer_name(p: &strata_spec::model::Python) -> &'static str {
     }
 }
 
-/// uv itself comes from the index, through pip's cache.
+/// uv itself comes from the index, through pip's cache (and the index's credentials).
 fn tool_mounts(p: &strata_spec::model::Python) -> Vec<Mount> {
-    if python::tools_need_network(p) {
-        vec![Mount::Cache {
-            target: python::PIP_CACHE_DIR.into(),
-            id: python::PIP_CACHE_ID.into(),
-            sharing: CacheSharing::Shared,
-        }]
-    } else {
-        vec![]
+    if !python::tools_need_network(p) {
+        return vec![];
     }
+    let mut m = vec![Mount::Cache {
+        target: python::PIP_CACHE_DIR.into(),
+        id: python::PIP_CACHE_ID.into(),
+        sharing: CacheSharing::Shared,
+    }];
+    m.extend(python::secret_mounts(p));
+    m
 }
 
 fn sh(script: String) -> Vec<String> {

@@ -18,6 +18,21 @@ pub const UV_CACHE_ID: &str = "strata-uv";
 pub const UV_VERSION: &str = "0.13.9";
 /// Where the installers live in the builder. Never part of the final image.
 pub const TOOLS_DIR: &str = "/opt/strata-tools";
+/// Where the index credentials (a netrc file) are mounted for pip and uv.
+pub const NETRC: &str = "/root/.netrc";
+
+/// The credentials mount, for the steps that download packages.
+pub fn secret_mounts(python: &Python) -> Vec<crate::ir::Mount> {
+    python
+        .netrc_secret
+        .iter()
+        .map(|id| crate::ir::Mount::Secret {
+            target: NETRC.into(),
+            id: id.clone(),
+        })
+        .collect()
+}
+
 /// Where a tier's view of the build context (its requirements files) is mounted.
 pub const CONTEXT_MOUNT: &str = "/run/strata/context";
 
@@ -210,6 +225,7 @@ mod tests {
             extra_index_urls: vec!["https://a.example/simple".into()],
             compile_bytecode: true,
             prune_tests: true,
+            netrc_secret: None,
         }
     }
 

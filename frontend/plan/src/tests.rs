@@ -36,6 +36,7 @@ pub fn target() -> Target {
             extra_index_urls: vec![],
             compile_bytecode: true,
             prune_tests: true,
+            netrc_secret: None,
         },
         tiers: vec![
             Tier {
@@ -466,4 +467,29 @@ fn uv_tiers_use_the_uv_cache_and_its_tool_needs_the_network() {
     assert!(e
         .env
         .contains(&("UV_LINK_MODE".to_string(), "copy".to_string())));
+}
+
+#[test]
+fn index_credentials_reach_only_the_download_steps() {
+    let mut t = target();
+    t.python.netrc_secret = Some("pip-netrc".into());
+    t.python.installer = Installer::Uv;
+    let p = plan(&t, &PlanOptions::default()).unwrap();
+    let with_secret: Vec<&str> = p
+        .nodes
+        .iter()
+        .filter(|n| {
+            matches!(&n.kind, NodeKind::Exec(e) if e.mounts.iter().any(|m| matches!(m,
+            Mount::Secret { id, target } if id == "pip-netrc" && target == "/root/.netrc")))
+        })
+        .map(|n| n.name.as_str())
+        .collect();
+    assert_eq!(
+        with_secret,
+        vec![
+            "[core] builder: install uv",
+            "[core] uv install tier base",
+            "[core] uv install tier core"
+        ]
+    );
 }

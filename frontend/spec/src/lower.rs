@@ -159,6 +159,7 @@ pub(crate) fn lower(t: &Table, subject: &Subject<'_>) -> Result<Target, Vec<Diag
         extra_index_urls: strings(get(t, &["python", "extra-index-urls"])).unwrap_or_default(),
         compile_bytecode: boolean(t, &["python", "compile-bytecode"]).unwrap_or(true),
         prune_tests: boolean(t, &["python", "prune-tests"]).unwrap_or(true),
+        netrc_secret: string(t, &["python", "netrc-secret"]),
     };
 
     let all_tiers = tiers(get(t, &["python", "layers"]));

@@ -104,6 +104,10 @@ pub struct Python {
     /// venv's `share/doc` and `share/man`, are removed in the step that installs them
     /// (never for development targets).
     pub prune_tests: bool,
+    /// Id of a BuildKit secret (`--secret id=...`) holding a netrc file with the
+    /// package indexes' credentials; mounted at /root/.netrc in the steps that
+    /// download Python packages, and nowhere else.
+    pub netrc_secret: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -180,6 +180,7 @@ pub(crate) static PYTHON: Schema = plain(&[
     f("extra-index-urls", Ty::List(Check::Url)),
     f("compile-bytecode", Ty::Bool),
     f("prune-tests", Ty::Bool),
+    f("netrc-secret", Ty::Str(Check::NonEmpty)),
     f(
         "layers",
         Ty::Tables {
