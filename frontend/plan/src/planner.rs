@@ -351,14 +351,16 @@ fn app_actions(b: &mut Builder, t: &Target) -> Vec<FileAction> {
         }),
     );
     let workdir = t.image.workdir.clone();
-    vec![
-        FileAction::Mkdir {
-            path: workdir.clone(),
-            mode: 0o755,
-            owner: app_owner,
-        },
-        copy(app_ctx, "/", &workdir, Some((0, 0))),
-    ]
+    let mut actions = vec![FileAction::Mkdir {
+        path: workdir.clone(),
+        mode: 0o755,
+        owner: app_owner,
+    }];
+    // `include = []` copies nothing; no `include` copies the whole context.
+    if t.app.include.as_ref().is_none_or(|i| !i.is_empty()) {
+        actions.push(copy(app_ctx, "/", &workdir, Some((0, 0))));
+    }
+    actions
 }
 
 fn copy(from: NodeId, src: &str, dest: &str, owner: Option<(u32, u32)>) -> FileAction {

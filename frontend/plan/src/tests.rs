@@ -493,3 +493,16 @@ fn index_credentials_reach_only_the_download_steps() {
         ]
     );
 }
+
+#[test]
+fn an_empty_include_copies_nothing() {
+    let mut t = target();
+    t.app.include = Some(vec![]);
+    let p = plan(&t, &PlanOptions::default()).unwrap();
+    let (_, n) = find(&p, "[core] copy app to /app");
+    let NodeKind::File { actions, .. } = &n.kind else {
+        panic!()
+    };
+    assert_eq!(actions.len(), 1, "{actions:?}");
+    assert!(matches!(actions[0], FileAction::Mkdir { .. }));
+}

@@ -109,6 +109,11 @@ impl Diagnostic {
     /// Render like rustc: headline, `--> file:line:col`, the line with a marker,
     /// then `help:`/`note:` lines. `color` adds ANSI styles.
     pub fn render(&self, file: &SourceFile, color: bool) -> String {
+        self.render_window(file, color, true)
+    }
+
+    /// `windowed`: give the renderer only the labelled lines (same output, cheaper).
+    fn render_window(&self, file: &SourceFile, color: bool, windowed: bool) -> String {
         let level = match self.severity {
             Severity::Error => Level::ERROR,
             Severity::Warning => Level::WARNING,
@@ -116,19 +121,31 @@ impl Diagnostic {
         let mut group = Group::with_title(level.primary_title(self.message.as_str()));
         match &self.primary {
             Some(primary) => {
-                let span = file.clamp_span(primary.span);
-                let mut snippet = Snippet::source(file.text.as_str())
+                // Only the lines the labels are on go to the renderer: rendering costs
+                // the size of what it is given, and a big spec with many errors must
+                // not cost (errors × file size).
+                let spans: Vec<Span> = std::iter::once(primary)
+                    .chain(&self.secondary)
+                    .map(|l| file.clamp_span(l.span))
+                    .collect();
+                let (window, first_line) = if windowed {
+                    file.window(&spans)
+                } else {
+                    (Span::new(0, file.text.len()), 1)
+                };
+                let local = |s: Span| (s.start - window.start)..(s.end - window.start);
+                let mut snippet = Snippet::source(&file.text[window.range()])
+                    .line_start(first_line)
                     .path(file.name.as_str())
                     .annotation(
                         AnnotationKind::Primary
-                            .span(span.range())
+                            .span(local(spans[0]))
                             .label(non_empty(&primary.message)),
                     );
-                for sec in &self.secondary {
-                    let span = file.clamp_span(sec.span);
+                for (sec, span) in self.secondary.iter().zip(&spans[1..]) {
                     snippet = snippet.annotation(
                         AnnotationKind::Context
-                            .span(span.range())
+                            .span(local(*span))
                             .label(non_empty(&sec.message)),
                     );
                 }
@@ -329,5 +346,53 @@ mod tests {
         let d = Diagnostic::error("x").with_primary(Span::new(2, 2), "");
         let _ = d.render(&SourceFile::new("s", ""), false);
         let _ = d.to_string();
+    }
+
+    #[test]
+    fn windowed_rendering_is_the_same_as_whole_file_rendering() {
+        let texts = [
+            "version = 1\n[system]\npakages = []\n",
+            "a = 1\r\nb = 2\r\n\r\nc = [\n  1,\n  2,\n]\n",
+            "x = \"é\" # ü\n\n\n\n\n\n\n\n\n\n\n\ny = 2",
+            "",
+            "\n\n\n",
+            "no newline at the end",
+        ];
+        // The gutter's width may differ (annotate-snippets sizes it from the text it is
+        // given); everything right of it must be the same.
+        let gutterless = |s: String| -> String {
+            s.lines()
+                .map(|l| match l.split_once(['|', '=']) {
+                    Some((g, rest)) if g.trim().chars().all(|c| c.is_ascii_digit()) => {
+                        format!("{}|{rest}", g.trim())
+                    }
+                    _ => l.trim_start().to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        for text in texts {
+            let file = SourceFile::new("strata.toml", text);
+            let n = text.len();
+            let mut offsets: Vec<usize> = (0..=n).collect();
+            offsets.push(n + 3);
+            for &a in &offsets {
+                for &b in &offsets {
+                    let mut d = Diagnostic::error("e").with_primary(Span::new(a, b), "here");
+                    let whole = gutterless(d.render_window(&file, false, false));
+                    assert_eq!(
+                        gutterless(d.render(&file, false)),
+                        whole,
+                        "{text:?} {a}..{b}"
+                    );
+                    d = d
+                        .with_secondary(Span::new(b / 2, a), "there")
+                        .with_help("h");
+                    let whole = gutterless(d.render_window(&file, false, false));
+                    let windowed = gutterless(d.render(&file, false));
+                    assert_eq!(windowed, whole, "{text:?} {a}..{b} + {}..{a}", b / 2);
+                }
+            }
+        }
     }
 }

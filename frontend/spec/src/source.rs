@@ -110,6 +110,32 @@ impl SourceFile {
         }
     }
 
+    /// The whole lines that `spans` (clamped, non-empty list) touch, from the start of the
+    /// first one's line to the end of the last one's line, and the 1-based number of
+    /// the first of these lines.
+    pub fn window(&self, spans: &[Span]) -> (Span, usize) {
+        let start = spans.iter().map(|s| self.clamp(s.start)).min().unwrap_or(0);
+        let end = spans
+            .iter()
+            .map(|s| self.clamp(s.end))
+            .max()
+            .unwrap_or(0)
+            .max(start);
+        // A span at the very end, after a final newline, is shown on the last line.
+        let anchor = if start == self.text.len() && start > 0 {
+            self.clamp(start - 1)
+        } else {
+            start
+        };
+        let line_start = self.text[..anchor].rfind('\n').map(|i| i + 1).unwrap_or(0);
+        let line_end = self.text[end..]
+            .find('\n')
+            .map(|i| end + i + 1) // with its `\n`, so that `\r\n` stays a line break
+            .unwrap_or(self.text.len());
+        let line = self.text[..line_start].matches('\n').count() + 1;
+        (Span::new(line_start, line_end), line)
+    }
+
     /// The text under a span, if the span lies within the text on character boundaries.
     pub fn slice(&self, span: Span) -> Option<&str> {
         self.text.get(span.range())
