@@ -320,16 +320,7 @@ fn exec_op(e: &Exec, o: &LowerOptions, get: &dyn Fn(NodeId) -> Output) -> pb::Op
     let mut next_output = 0;
     for m in &ms {
         let input = match &m.from {
-            Some(out) => {
-                let inp = out.input();
-                match inputs.iter().position(|i| *i == inp) {
-                    Some(i) => i as i64,
-                    None => {
-                        inputs.push(inp);
-                        inputs.len() as i64 - 1
-                    }
-                }
-            }
+            Some(out) => input_index(&mut inputs, out),
             None => -1,
         };
         let mut mount = pb::Mount {
@@ -414,24 +405,26 @@ fn owner(o: Option<(u32, u32)>) -> Option<pb::ChownOpt> {
     })
 }
 
+/// The index of `out` among an op's inputs, adding it once.
+fn input_index(inputs: &mut Vec<pb::Input>, out: &Output) -> i64 {
+    let inp = out.input();
+    match inputs.iter().position(|i| *i == inp) {
+        Some(i) => i as i64,
+        None => {
+            inputs.push(inp);
+            inputs.len() as i64 - 1
+        }
+    }
+}
+
 fn file_op(base: Option<Output>, actions: &[FileAction], get: &dyn Fn(NodeId) -> Output) -> pb::Op {
     let mut inputs: Vec<pb::Input> = vec![];
-    let index_of = |out: Output, inputs: &mut Vec<pb::Input>| -> i64 {
-        let inp = out.input();
-        match inputs.iter().position(|i| *i == inp) {
-            Some(i) => i as i64,
-            None => {
-                inputs.push(inp);
-                inputs.len() as i64 - 1
-            }
-        }
-    };
-    let base_index = base.map(|b| index_of(b, &mut inputs));
+    let base_index = base.map(|b| input_index(&mut inputs, &b));
     // Inputs first, so that chained action indexes (inputs.len() + k) are known.
     let secondary: Vec<Option<i64>> = actions
         .iter()
         .map(|a| match a {
-            FileAction::Copy { from, .. } => Some(index_of(get(*from), &mut inputs)),
+            FileAction::Copy { from, .. } => Some(input_index(&mut inputs, &get(*from))),
             FileAction::Mkdir { .. } => None,
         })
         .collect();

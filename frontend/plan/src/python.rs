@@ -60,13 +60,8 @@ pub fn tools_script(python: &Python) -> String {
             "-m".into(),
             "pip".into(),
             "install".into(),
-            "--cache-dir".into(),
-            PIP_CACHE_DIR.into(),
-            "--disable-pip-version-check".into(),
-            "--no-input".into(),
-            "--progress-bar".into(),
-            "off".into(),
         ];
+        pip.extend(pip_flags());
         if let Some(url) = &python.index_url {
             pip.push("--index-url".into());
             pip.push(url.clone());
@@ -143,22 +138,31 @@ fn pip_args(python: &Python, tier: &Tier) -> Vec<String> {
         "--python".into(),
         venv_python(python),
         "install".into(),
-        // An explicit --cache-dir wins over PIP_NO_CACHE_DIR from the base image's env,
-        // which would otherwise silently turn the cache mount into a no-op.
-        "--cache-dir".into(),
-        PIP_CACHE_DIR.into(),
-        "--disable-pip-version-check".into(),
-        "--no-input".into(),
-        "--progress-bar".into(),
-        "off".into(),
-        "--root-user-action".into(),
-        "ignore".into(),
     ];
+    a.extend(pip_flags());
     if !python.compile_bytecode {
         a.push("--no-compile".into());
     }
     push_common(&mut a, python, tier);
     a
+}
+
+/// Flags of every pip install strata runs. An explicit --cache-dir wins over
+/// PIP_NO_CACHE_DIR from the base image's env, which would otherwise silently turn the
+/// cache mount into a no-op.
+fn pip_flags() -> Vec<String> {
+    [
+        "--cache-dir",
+        PIP_CACHE_DIR,
+        "--disable-pip-version-check",
+        "--no-input",
+        "--progress-bar",
+        "off",
+        "--root-user-action",
+        "ignore",
+    ]
+    .map(String::from)
+    .to_vec()
 }
 
 fn uv_args(python: &Python, tier: &Tier) -> Vec<String> {
