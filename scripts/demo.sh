@@ -17,6 +17,8 @@ NAME=strata-demo-hello
 PORT=8000
 log() { say demo "$@"; }
 
+# The static frontend binary is linked on the host: it needs a C toolchain and readelf.
+ensure_debs ca-certificates curl gcc libc6-dev binutils
 "$HERE/dockerstack.sh" up
 "$HERE/dockerstack.sh" base
 "$HERE/build-frontend-image.sh"
