@@ -14,6 +14,8 @@ usage:
                                               the LLB definition on stdout (as `buildctl build` reads it)
   strata explain SPEC [--target T] [--build-arg K=V]... [--platform OS/ARCH] [--copy-layers]
                                               the steps SPEC compiles to, for humans
+  strata report [FILE|-]                      which steps of a build were cache hits and which ran,
+                                              from its `--progress=rawjson` log (stdin when - or none)
   strata --version
 
 Run by BuildKit (as the image named on a spec's `# syntax=` line) it is the gateway frontend.
@@ -24,6 +26,7 @@ pub enum Command {
     Check(Common),
     Llb { common: Common, json: bool },
     Explain(Common),
+    Report(Option<PathBuf>), // None: stdin
     Version,
     Help,
 }
@@ -50,6 +53,17 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comma
     };
     if sub == "help" {
         return Ok(Command::Help);
+    }
+    if sub == "report" {
+        let mut input = None;
+        while let Some(arg) = p.next()? {
+            match arg {
+                Long("help") | Short('h') => return Ok(Command::Help),
+                Value(v) if input.is_none() => input = Some(PathBuf::from(v)),
+                other => bail!("{} (see `strata --help`)", other.unexpected()),
+            }
+        }
+        return Ok(Command::Report(input.filter(|p| p.as_os_str() != "-")));
     }
     if !["check", "llb", "explain"].contains(&sub.as_str()) {
         bail!("unknown command `{sub}`\n\n{USAGE}");
@@ -119,5 +133,16 @@ mod tests {
             .to_string()
             .contains("KEY=VALUE"));
         assert!(p("check a.toml --json").is_err());
+    }
+
+    #[test]
+    fn report_reads_a_file_or_stdin() {
+        assert_eq!(
+            p("report build.log").unwrap(),
+            Command::Report(Some(PathBuf::from("build.log")))
+        );
+        assert_eq!(p("report -").unwrap(), Command::Report(None));
+        assert_eq!(p("report").unwrap(), Command::Report(None));
+        assert!(p("report a b").is_err());
     }
 }

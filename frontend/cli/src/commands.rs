@@ -25,6 +25,22 @@ pub fn run(cmd: Command) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Check(c) => check(&c),
+        Command::Report(input) => {
+            let text = match &input {
+                Some(path) => std::fs::read(path)
+                    .with_context(|| format!("cannot read {}", path.display()))?,
+                None => {
+                    let mut buf = vec![];
+                    std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut buf)
+                        .context("cannot read stdin")?;
+                    buf
+                }
+            };
+            let log = crate::report::parse(&String::from_utf8_lossy(&text))
+                .map_err(anyhow::Error::msg)?;
+            print!("{}", crate::report::render(&log));
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Explain(c) => {
             let Some((_, plan)) = compile(&c)? else {
                 return Ok(ExitCode::FAILURE);
@@ -51,9 +67,14 @@ pub fn run(cmd: Command) -> Result<ExitCode> {
 }
 
 fn load(path: &Path) -> Result<SourceFile> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    Ok(SourceFile::new(path.display().to_string(), text))
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let (file, not_utf8) = SourceFile::from_utf8(path.display().to_string(), bytes);
+    if let Some(d) = not_utf8 {
+        // A spec error like any other: the file, the line, exit status 1.
+        report(&file, &[d]);
+        std::process::exit(1);
+    }
+    Ok(file)
 }
 
 fn color() -> bool {

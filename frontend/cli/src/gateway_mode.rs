@@ -40,7 +40,7 @@ pub fn run() -> ExitCode {
             Err(e) => Err(FrontendError::Options(e.to_string())),
         };
         let returned = match outcome {
-            Ok(r) => bridge.return_result(&r.reference, r.metadata).await,
+            Ok(r) => r.send(&bridge).await,
             Err(e) => {
                 tracing::info!("build failed: {e}");
                 bridge

@@ -1,11 +1,12 @@
 //! `strata`: one binary, two modes. Started by BuildKit (as the image on a spec's
 //! `# syntax=` line) it is the gateway frontend and talks gRPC over stdin/stdout;
-//! run by a person or CI it is a command-line tool (`check`, `llb`, `explain`).
+//! run by a person or CI it is a command-line tool (`check`, `llb`, `explain`, `report`).
 
 mod args;
 mod commands;
 mod gateway_mode;
 mod llb_json;
+mod report;
 
 use std::process::ExitCode;
 

@@ -1,6 +1,7 @@
-//! One build, as BuildKit asks for it: read the spec from the `dockerfile` local,
-//! resolve the target, check the context, resolve base images, lower the plan to LLB,
-//! solve it and return the result with its image config.
+//! One build, as BuildKit asks for it: read the spec from the `dockerfile` local and
+//! resolve the target once; then for each requested platform plan it, check the context
+//! (once), resolve the base images for that platform, lower the plan to LLB and solve it
+//! with the build's cache imports; return one image per platform with its config.
 
 use std::collections::BTreeMap;
 
@@ -10,26 +11,55 @@ use strata_plan::{Layering, NodeKind, Plan, PlanOptions};
 use strata_spec::source::{SourceFile, Span};
 use strata_spec::Spec;
 
-use crate::bridge::{Bridge, RefId};
+use crate::bridge::{Bridge, BridgeError, RefId};
 use crate::error::FrontendError;
 use crate::options::{NetworkMode, Options};
 use crate::{dockerignore, platform};
 
-/// Runs the whole build and returns what `Return` should carry.
+/// Runs the whole build and returns what `Return` should carry: one image per requested
+/// platform, each planned, resolved and lowered on its own (so every platform has its own
+/// base image, exec ops and platform-keyed caches), all solved with the build's cache
+/// imports.
 pub async fn build(bridge: &Bridge, opts: &Options) -> Result<BuildResult, FrontendError> {
     if let Some(req) = opts.request_id.as_deref().filter(|r| !r.is_empty()) {
         return Err(FrontendError::Unsupported(format!(
             "the subrequest `{req}` (docker buildx build --call ...) is not supported by strata yet"
         )));
     }
-    if opts.platforms.len() > 1 {
-        return Err(FrontendError::Unsupported(
-            "building for several platforms at once is not supported by strata yet".into(),
-        ));
-    }
     let caps = bridge.ping().await?;
+    let input = load_spec(bridge, opts).await?;
+    let platforms = platform::targets(opts, &caps);
+    let multi = opts.multi_platform || platforms.len() > 1;
+    let layering = if caps.has_llb("mergeop") && caps.has_llb("diffop") {
+        Layering::MergeDiff
+    } else {
+        Layering::Copy
+    };
+    let mut builds = Vec::with_capacity(platforms.len());
+    for (i, p) in platforms.into_iter().enumerate() {
+        let job = PlatformJob {
+            platform: p,
+            layering,
+            // In a multi-platform build, vertex names say which platform they are for.
+            tag_names: multi,
+            // The context is the same for every platform: check it once.
+            check_paths: i == 0,
+        };
+        builds.push(build_platform(bridge, opts, &input, &job).await?);
+    }
+    Ok(BuildResult::assemble(builds, multi))
+}
 
-    // The spec, and the .dockerignore beside it or at the context root.
+/// What every platform's build shares: the spec, the resolved target, the .dockerignore.
+struct SpecInput {
+    file: SourceFile,
+    target: strata_spec::model::Target,
+    dockerignore: Vec<String>,
+}
+
+/// Reads the spec (and the .dockerignore beside it or at the context root), resolves the
+/// target and sends the spec's warnings.
+async fn load_spec(bridge: &Bridge, opts: &Options) -> Result<SpecInput, FrontendError> {
     let spec_dir = solve_local(
         bridge,
         &opts.dockerfile_key,
@@ -86,20 +116,46 @@ pub async fn build(bridge: &Bridge, opts: &Options) -> Result<BuildResult, Front
     let dockerignore = ignore_text
         .map(|t| dockerignore::parse(&String::from_utf8_lossy(&t)))
         .unwrap_or_default();
+    Ok(SpecInput {
+        file,
+        target,
+        dockerignore,
+    })
+}
 
-    let platform = platform::target(opts, &caps);
-    let layering = if caps.has_llb("mergeop") && caps.has_llb("diffop") {
-        Layering::MergeDiff
-    } else {
-        Layering::Copy
-    };
+/// How one platform of a build is made.
+struct PlatformJob {
+    platform: pb::Platform,
+    layering: Layering,
+    tag_names: bool,
+    check_paths: bool,
+}
+
+/// One platform's image: its solved filesystem and its image config.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlatformBuild {
+    pub platform: pb::Platform,
+    pub reference: RefId,
+    pub config: Vec<u8>,
+}
+
+/// Plan, resolve, lower and solve the target for one platform.
+async fn build_platform(
+    bridge: &Bridge,
+    opts: &Options,
+    input: &SpecInput,
+    job: &PlatformJob,
+) -> Result<PlatformBuild, FrontendError> {
+    let (file, target) = (&input.file, &input.target);
+    let platform = job.platform.clone();
+    let id = platform::format(&platform);
     let mut lower_opts = LowerOptions {
         platform: platform.clone(),
         images: vec![],
         image_resolve_mode: Some(opts.image_resolve_mode.as_str().to_string()),
         session_id: opts.session_id.clone(),
         context_name: opts.context_key.clone(),
-        dockerignore,
+        dockerignore: input.dockerignore.clone(),
         network: match opts.force_network_mode {
             Some(NetworkMode::Host) => strata_llb::Network::Host,
             Some(NetworkMode::None) => strata_llb::Network::None,
@@ -108,41 +164,58 @@ pub async fn build(bridge: &Bridge, opts: &Options) -> Result<BuildResult, Front
         no_cache: opts.no_cache.is_some(),
     };
 
-    let systems = crate::system::detect_all(bridge, &target, &lower_opts).await?;
-    let plan = strata_plan::plan(
-        &target,
-        &PlanOptions {
-            platform: platform::format(&platform),
-            layering,
-            systems,
-        },
-    )
-    .map_err(|e| FrontendError::plan(&file, e))?;
+    let systems = crate::system::detect_all(bridge, target, &lower_opts).await?;
+    let plan = plan_platform(target, &id, job.layering, systems, job.tag_names)
+        .map_err(|e| FrontendError::plan(file, e))?;
 
-    check_required_paths(bridge, &plan, &lower_opts, &file).await?;
+    if job.check_paths {
+        check_required_paths(bridge, &plan, &lower_opts, file).await?;
+    }
 
-    // Base images: resolved once each, pinned by digest; their Env runs the commands.
+    // Base images: resolved once each for this platform, pinned by digest; their Env
+    // runs the commands.
     let mut base_config = None;
     for (i, img) in plan.images.iter().enumerate() {
-        let span = image_span(&target, &img.reference);
+        let span = image_span(target, &img.reference);
         let r = ImageRef::parse(&img.reference)
-            .map_err(|e| FrontendError::at(&file, span, e.to_string()))?;
+            .map_err(|e| FrontendError::at(file, span, e.to_string()))?;
         let name = r.normalized();
+        let log_name = if job.tag_names {
+            format!("[internal] load metadata for {name} ({id})")
+        } else {
+            format!("[internal] load metadata for {name}")
+        };
         let (digest, config) = bridge
             .resolve_image_config(
                 &name,
                 Some(platform.clone()),
                 opts.image_resolve_mode,
-                &format!("[internal] load metadata for {name}"),
+                &log_name,
             )
             .await
             .map_err(|e| {
+                let on = if job.tag_names {
+                    format!(" for {id}")
+                } else {
+                    String::new()
+                };
                 FrontendError::at(
-                    &file,
+                    file,
                     span,
-                    format!("cannot resolve image `{}`: {e}", img.reference),
+                    format!("cannot resolve image `{}`{on}: {e}", img.reference),
                 )
             })?;
+        if let Err(found) = platform::check_config(&config, &platform) {
+            return Err(FrontendError::at(
+                file,
+                span,
+                format!(
+                    "the image `{}` is for {found}, not {id} (the platform being built): \
+                     use an image that has {id} (a multi-platform image), or build for {found}",
+                    img.reference
+                ),
+            ));
+        }
         let env = config_env(&config);
         let reference = if digest.is_empty() {
             name
@@ -157,8 +230,9 @@ pub async fn build(bridge: &Bridge, opts: &Options) -> Result<BuildResult, Front
 
     let def = strata_llb::lower(&plan, &lower_opts)
         .map_err(|e| FrontendError::Internal(e.to_string()))?;
-    let result = bridge.solve(def, opts.cache_imports.clone(), false).await?;
-
+    // Every solve that builds steps gets the cache imports (`--cache-from`): the ones
+    // that only load the spec or the context have nothing to import.
+    let reference = bridge.solve(def, opts.cache_imports.clone(), false).await?;
     let config = strata_llb::image_config(
         base_config.as_deref(),
         &plan.config,
@@ -166,24 +240,96 @@ pub async fn build(bridge: &Bridge, opts: &Options) -> Result<BuildResult, Front
         &opts.labels,
     )
     .map_err(|e| FrontendError::Internal(e.to_string()))?;
-    let id = platform::format(&platform);
-    let platforms = json!({"Platforms": [{"ID": id, "Platform": platform::to_json(&platform)}]});
-    let metadata = BTreeMap::from([
-        ("containerimage.config".to_string(), config),
-        (
-            "refs.platforms".to_string(),
-            serde_json::to_vec(&platforms).unwrap_or_default(),
-        ),
-    ]);
-    Ok(BuildResult {
-        reference: result,
-        metadata,
+    Ok(PlatformBuild {
+        platform,
+        reference,
+        config,
     })
 }
 
+/// The plan of `target` for the platform `id` (`linux/arm64`): its caches keyed by the
+/// platform where they must be, its step names tagged with it when `tag_names`.
+fn plan_platform(
+    target: &strata_spec::model::Target,
+    id: &str,
+    layering: Layering,
+    systems: BTreeMap<String, strata_plan::BaseSystem>,
+    tag_names: bool,
+) -> Result<Plan, strata_plan::PlanError> {
+    let mut plan = strata_plan::plan(
+        target,
+        &PlanOptions {
+            platform: id.to_string(),
+            layering,
+            systems,
+        },
+    )?;
+    if tag_names {
+        platform::tag_names(&mut plan, id);
+    }
+    Ok(plan)
+}
+
+/// The filesystem(s) a build returns.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Refs {
+    /// A single-platform build.
+    Single(RefId),
+    /// A multi-platform build: one ref per platform id (`linux/arm64`).
+    PerPlatform(BTreeMap<String, RefId>),
+}
+
+/// What `Return` carries: the refs and their metadata (`containerimage.config` or
+/// `containerimage.config/<platform>` for each, and `refs.platforms`).
+#[derive(Debug, Clone, PartialEq)]
 pub struct BuildResult {
-    pub reference: RefId,
+    pub refs: Refs,
     pub metadata: BTreeMap<String, Vec<u8>>,
+}
+
+impl BuildResult {
+    /// The result BuildKit's exporters expect (notes 1.4): a single ref with
+    /// `containerimage.config`, or (`multi`) a map of refs keyed by platform id with a
+    /// `containerimage.config/<id>` each; `refs.platforms` lists the platforms either
+    /// way, with ids matching the map's keys.
+    pub fn assemble(builds: Vec<PlatformBuild>, multi: bool) -> BuildResult {
+        let mut metadata = BTreeMap::new();
+        let platforms: Vec<_> = builds
+            .iter()
+            .map(|b| {
+                json!({
+                    "ID": platform::format(&b.platform),
+                    "Platform": platform::to_json(&b.platform),
+                })
+            })
+            .collect();
+        metadata.insert(
+            "refs.platforms".to_string(),
+            serde_json::to_vec(&json!({ "Platforms": platforms })).unwrap_or_default(),
+        );
+        let refs = if multi || builds.len() != 1 {
+            let mut refs = BTreeMap::new();
+            for b in builds {
+                let id = platform::format(&b.platform);
+                metadata.insert(format!("containerimage.config/{id}"), b.config);
+                refs.insert(id, b.reference);
+            }
+            Refs::PerPlatform(refs)
+        } else {
+            let b = builds.into_iter().next().expect("one build");
+            metadata.insert("containerimage.config".to_string(), b.config);
+            Refs::Single(b.reference)
+        };
+        BuildResult { refs, metadata }
+    }
+
+    /// `Return`s this result to BuildKit.
+    pub async fn send(self, bridge: &Bridge) -> Result<(), BridgeError> {
+        match self.refs {
+            Refs::Single(r) => bridge.return_result(&r, self.metadata).await,
+            Refs::PerPlatform(refs) => bridge.return_refs(refs, self.metadata).await,
+        }
+    }
 }
 
 /// A local directory narrowed to `paths` (followed, not matched), solved on its own;
@@ -342,10 +488,253 @@ fn config_env(config: &[u8]) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use prost::Message;
+    use strata_llb::{pb, LowerOptions, ResolvedImage};
+    use strata_plan::{BaseSystem, Layering, PackageManager};
+    use strata_spec::source::SourceFile;
+    use strata_spec::Spec;
+
+    use super::*;
+
     #[test]
     fn env_comes_from_the_config_section() {
         let c = br#"{"config":{"Env":["PATH=/usr/bin","A=1"]}}"#;
         assert_eq!(super::config_env(c), vec!["PATH=/usr/bin", "A=1"]);
         assert!(super::config_env(b"garbage").is_empty());
+    }
+
+    fn plat(arch: &str) -> pb::Platform {
+        pb::Platform {
+            os: "linux".into(),
+            architecture: arch.into(),
+            ..Default::default()
+        }
+    }
+
+    fn build(arch: &str, config: &str) -> PlatformBuild {
+        PlatformBuild {
+            platform: plat(arch),
+            reference: RefId(format!("ref-{arch}")),
+            config: config.as_bytes().to_vec(),
+        }
+    }
+
+    fn platforms_json(r: &BuildResult) -> serde_json::Value {
+        serde_json::from_slice(&r.metadata["refs.platforms"]).unwrap()
+    }
+
+    #[test]
+    fn one_platform_returns_one_ref_and_its_config() {
+        let r = BuildResult::assemble(vec![build("amd64", "{}")], false);
+        assert_eq!(r.refs, Refs::Single(RefId("ref-amd64".into())));
+        let keys: Vec<&str> = r.metadata.keys().map(String::as_str).collect();
+        assert_eq!(keys, ["containerimage.config", "refs.platforms"]);
+        assert_eq!(
+            platforms_json(&r),
+            json!({"Platforms": [{"ID": "linux/amd64", "Platform": {"architecture": "amd64", "os": "linux"}}]})
+        );
+    }
+
+    #[test]
+    fn several_platforms_return_a_ref_and_a_config_per_platform() {
+        let r = BuildResult::assemble(
+            vec![build("amd64", "{\"a\":1}"), build("arm64", "{\"a\":2}")],
+            true,
+        );
+        let Refs::PerPlatform(refs) = &r.refs else {
+            panic!("{:?}", r.refs)
+        };
+        assert_eq!(
+            refs,
+            &BTreeMap::from([
+                ("linux/amd64".to_string(), RefId("ref-amd64".into())),
+                ("linux/arm64".to_string(), RefId("ref-arm64".into())),
+            ])
+        );
+        let keys: Vec<&str> = r.metadata.keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            [
+                "containerimage.config/linux/amd64",
+                "containerimage.config/linux/arm64",
+                "refs.platforms"
+            ]
+        );
+        assert_eq!(
+            r.metadata["containerimage.config/linux/arm64"],
+            b"{\"a\":2}"
+        );
+        // The ids of refs.platforms are the keys of the refs (BuildKit's exporters and
+        // attestation processors look refs up by them).
+        let ids: BTreeSet<String> = platforms_json(&r)["Platforms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["ID"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(ids, refs.keys().cloned().collect());
+        assert_eq!(
+            platforms_json(&r)["Platforms"][1]["Platform"],
+            json!({"architecture": "arm64", "os": "linux"})
+        );
+    }
+
+    #[test]
+    fn multi_platform_with_one_platform_still_returns_a_map() {
+        let r = BuildResult::assemble(vec![build("arm64", "{}")], true);
+        assert!(
+            matches!(&r.refs, Refs::PerPlatform(m) if m.len() == 1 && m.contains_key("linux/arm64"))
+        );
+        assert!(r.metadata.contains_key("containerimage.config/linux/arm64"));
+        assert!(!r.metadata.contains_key("containerimage.config"));
+    }
+
+    const SPEC: &str = r#"version = 1
+[image]
+base = "python:3.12-slim"
+[system]
+packages = ["curl"]
+[[python.layers]]
+name = "base"
+requirements = ["requirements.txt"]
+[app]
+include = ["app/"]
+[run]
+cmd = ["python", "-m", "app"]
+"#;
+
+    /// The definition for one platform, as `build_platform` makes it (images pinned to
+    /// a per-platform digest).
+    fn lowered(arch: &str, tag: bool) -> (Plan, Vec<(String, pb::Op)>) {
+        let file = SourceFile::new("strata.toml", SPEC);
+        let target = Spec::parse(&file)
+            .unwrap()
+            .resolve(None, &BTreeMap::new())
+            .unwrap();
+        let id = format!("linux/{arch}");
+        let systems = BTreeMap::from([(
+            "python:3.12-slim".to_string(),
+            BaseSystem {
+                manager: PackageManager::Apt,
+                release: "debian-12".into(),
+            },
+        )]);
+        let plan = plan_platform(&target, &id, Layering::MergeDiff, systems, tag).unwrap();
+        let o = LowerOptions {
+            platform: plat(arch),
+            images: plan
+                .images
+                .iter()
+                .map(|_| ResolvedImage {
+                    reference: format!("docker.io/library/python:3.12-slim@sha256:{arch:0>64}"),
+                    env: vec!["PATH=/usr/bin".into()],
+                })
+                .collect(),
+            session_id: Some("session".into()),
+            context_name: "context".into(),
+            ..Default::default()
+        };
+        let def = strata_llb::lower(&plan, &o).unwrap();
+        let ops = def
+            .def
+            .iter()
+            .map(|b| (op_key(b), pb::Op::decode(b.as_slice()).unwrap()))
+            .collect();
+        (plan, ops)
+    }
+
+    /// Stands for an op's digest (the digest of its encoding): ops are compared for
+    /// equality only, so the encoding itself will do.
+    fn op_key(b: &[u8]) -> String {
+        b.iter().map(|x| format!("{x:02x}")).collect()
+    }
+
+    fn cache_ids(ops: &[(String, pb::Op)]) -> BTreeSet<String> {
+        ops.iter()
+            .filter_map(|(_, o)| match &o.op {
+                Some(pb::op::Op::Exec(e)) => Some(
+                    e.mounts
+                        .iter()
+                        .filter_map(|m| m.cache_opt.as_ref().map(|c| c.id.clone())),
+                ),
+                _ => None,
+            })
+            .flatten()
+            .collect()
+    }
+
+    #[test]
+    fn each_platform_has_its_own_execs_images_and_apt_caches_and_shares_the_context() {
+        let (_, amd) = lowered("amd64", true);
+        let (plan, arm) = lowered("arm64", true);
+        for (arch, ops) in [("amd64", &amd), ("arm64", &arm)] {
+            for (_, op) in ops.iter() {
+                match &op.op {
+                    Some(pb::op::Op::Exec(_)) => {
+                        assert_eq!(
+                            op.platform.as_ref().map(|p| p.architecture.as_str()),
+                            Some(arch)
+                        )
+                    }
+                    Some(pb::op::Op::Source(s)) if s.identifier.starts_with("docker-image://") => {
+                        assert_eq!(
+                            op.platform.as_ref().map(|p| p.architecture.as_str()),
+                            Some(arch)
+                        );
+                        assert!(
+                            s.identifier.ends_with(&format!("{arch:0>64}")),
+                            "{}",
+                            s.identifier
+                        )
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let digests = |ops: &[(String, pb::Op)], f: &dyn Fn(&pb::Op) -> bool| -> BTreeSet<String> {
+            ops.iter()
+                .filter(|(_, o)| f(o))
+                .map(|(d, _)| d.clone())
+                .collect()
+        };
+        let is_exec = |o: &pb::Op| matches!(o.op, Some(pb::op::Op::Exec(_)));
+        let is_local = |o: &pb::Op| matches!(&o.op, Some(pb::op::Op::Source(s)) if s.identifier.starts_with("local://"));
+        let (ea, eb) = (digests(&amd, &is_exec), digests(&arm, &is_exec));
+        assert!(
+            !ea.is_empty() && ea.is_disjoint(&eb),
+            "exec ops must differ per platform"
+        );
+        let (la, lb) = (digests(&amd, &is_local), digests(&arm, &is_local));
+        assert!(!la.is_empty());
+        assert_eq!(la, lb, "the context is loaded once for all platforms");
+
+        // apt's caches are per platform, pip's (wheels are tagged) are shared.
+        let (ca, cb) = (cache_ids(&amd), cache_ids(&arm));
+        let shared: Vec<_> = ca.intersection(&cb).collect();
+        assert!(shared.iter().all(|id| !id.contains("apt")), "{shared:?}");
+        assert!(ca.iter().any(|id| id.contains("apt")), "{ca:?}");
+        assert!(ca.difference(&cb).count() > 0);
+
+        // Step names carry the platform; [internal] ones do not.
+        assert!(plan
+            .nodes
+            .iter()
+            .any(|n| n.name.starts_with("[app linux/arm64] ")));
+        assert!(
+            plan.nodes
+                .iter()
+                .all(|n| n.name.starts_with("[app linux/arm64] ")
+                    || n.name.starts_with("[internal] "))
+        );
+    }
+
+    #[test]
+    fn tagging_names_changes_no_digest() {
+        let (_, tagged) = lowered("arm64", true);
+        let (_, plain) = lowered("arm64", false);
+        let d = |ops: &[(String, pb::Op)]| ops.iter().map(|(d, _)| d.clone()).collect::<Vec<_>>();
+        assert_eq!(d(&tagged), d(&plain));
     }
 }
