@@ -6,7 +6,7 @@
 #   3. scripts/dockerstack.sh up + base           (Docker 26.1/BuildKit, registry, python base;
 #                                                  started in the background during step 2)
 #   4. scripts/build-frontend-image.sh            (strata/frontend:dev from a static binary)
-#   5. tests/e2e/run.sh                           (the examples through docker buildx build)
+#   5. tests/e2e/*.sh                             (examples, bad specs, layers, shapes, caches, platforms)
 #   6. stops what step 3 started (and only that), on success or failure
 #
 # usage: scripts/test.sh [--unit-only | --e2e-only] [--keep-stack]
@@ -93,12 +93,26 @@ log "docker stack ready ($(elapsed))"
 "$HERE/build-frontend-image.sh"
 log "frontend image ready ($(elapsed))"
 
-log "end-to-end tests"
-set +e
-"$ROOT/tests/e2e/run.sh" | tee "$WORKTMP/e2e.out"
-E2E_RC=${PIPESTATUS[0]}
-set -e
-SUMMARY=$(tail -n 1 "$WORKTMP/e2e.out")
+# Each suite prints `N passed, N failed` last; cache.sh prunes the build cache, so it
+# runs after the suites that reuse earlier builds.
+PASSED=0 FAILED=0 E2E_RC=0
+for suite in run.sh bad-specs.sh layers.sh shapes.sh cache.sh platforms.sh; do
+  [ -x "$ROOT/tests/e2e/$suite" ] || [ -f "$ROOT/tests/e2e/$suite" ] || continue
+  log "end-to-end tests: $suite ($(elapsed))"
+  set +e
+  bash "$ROOT/tests/e2e/$suite" | tee "$WORKTMP/e2e.out"
+  rc=${PIPESTATUS[0]}
+  set -e
+  line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$WORKTMP/e2e.out" | tail -n 1)
+  if [ -z "$line" ]; then
+    log "$suite printed no summary (exit $rc)"
+    FAILED=$((FAILED + 1)); E2E_RC=1; continue
+  fi
+  PASSED=$((PASSED + $(echo "$line" | awk '{print $1}')))
+  FAILED=$((FAILED + $(echo "$line" | awk '{print $3}')))
+  [ "$rc" = 0 ] || E2E_RC=1
+done
+SUMMARY="$PASSED passed, $FAILED failed"
 
 if [ "$KEEP_STACK" = 0 ] && [ -s "$STRATA_STACK_RECORD" ]; then
   "$HERE/dockerstack.sh" down || true

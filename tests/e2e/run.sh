@@ -87,21 +87,20 @@ build() {
 vertices() {
   jq -rs '[.[] | .vertexes[]? | select(.digest != null)] | group_by(.digest)[]
           | {name: (map(.name) | map(select(. != null)) | last // ""),
-             cached: (map(.cached // false) | any),
-             ran: (map(.started != null) | any)}
-          | [(.cached | tostring), (.ran | tostring), .name] | @tsv' \
+             exec: (map(select(.started != null and ((.cached // false) | not)
+                               and ((.inputs // []) | length) > 0)) | length > 0),
+             inputs: (map(.inputs // []) | add | unique | length)}
+          | [(.exec | tostring), (.inputs | tostring), .name] | @tsv' \
     < <(sed -n '/^{/,/^}/p' "$1") 2>/dev/null
 }
 
-# Vertices that may run in a fully cached build: loading the spec, the context and the
-# .dockerignore, resolving images (the frontend and the bases), and exporting the result.
-ALLOWED_RE='^\[internal\]|load build (context|definition)|load \.dockerignore|load metadata|resolve image config|local://|docker-image://|^\[[^]]*\] ?FROM |^FROM |^exporting|^naming|^writing image|^unpacking'
-
-# executed LOG: names of the vertices that ran and were not cache hits, other than the
-# loading/resolving/exporting ones above.
+# executed LOG: the names of the steps that ran. A step is a vertex with inputs (exec,
+# file, diff, merge); sources (images, spec, context) are sent again by every build. A
+# vertex executed when the solver's own update (the one carrying its inputs) started it
+# without a cache hit: `cached` alone misses a hit that ran anyway and would count a
+# registry layer pull as a run. See tests/e2e/cache.sh.
 executed() {
-  vertices "$1" | awk -F'\t' '$1 == "false" && $2 == "true" {print $3}' \
-    | grep -Ev -- "$ALLOWED_RE" | grep -Fv -- "$BASE_IMAGE" || true
+  vertices "$1" | awk -F'\t' '$1 == "true" && $2 > 0 {print $3}' | sort -u || true
 }
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -218,8 +217,8 @@ test_fastapi_hello_rebuild_all_cached() {
   build fastapi-hello-rebuild "$EXAMPLES/fastapi-hello" "$HELLO" rawjson \
     || { fail "rebuild failed: $(grep -m1 -i 'error' "$LOG")"; return 1; }
   local n ran
-  n=$(vertices "$LOG" | awk -F'\t' '$1 == "true"' | wc -l)
-  [ "$n" -gt 0 ] || { fail "no cached vertex in the progress output (unparsable log?)"; return 1; }
+  n=$(vertices "$LOG" | awk -F'\t' '$2 > 0' | wc -l)
+  [ "$n" -gt 0 ] || { fail "no step in the progress output (unparsable log?)"; return 1; }
   ran=$(executed "$LOG")
   [ -z "$ran" ] || fail "steps ran again with nothing changed: $(echo "$ran" | paste -sd '|' -)"
 }
