@@ -48,15 +48,42 @@ pub enum FrontendError {
     Internal(String),
 }
 
+/// Errors shown through BuildKit at most; `strata check` shows them all. A spec with
+/// thousands of errors must not make a message of megabytes.
+pub const MAX_ERRORS_SHOWN: usize = 10;
+
+/// Why a path the spec names cannot be used from the build context.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MissingPath<'a> {
+    /// Nothing is there. `dockerignore`: the build has a .dockerignore, which may
+    /// exclude it.
+    NotFound { dockerignore: bool },
+    /// A symbolic link whose target is outside the context (or absent from it):
+    /// BuildKit transfers the link itself, never what it points to.
+    Symlink { target: &'a str },
+}
+
 impl FrontendError {
     pub fn spec(file: &SourceFile, d: Diagnostics) -> Self {
-        let location = d.first().span().map(|s| locate(file, s));
-        let errors: Vec<Diagnostic> = d.into_vec().into_iter().filter(|d| d.is_error()).collect();
-        let message = strata_spec::diag::render_all(&errors, file, false);
-        FrontendError::Spec {
-            message: message.trim_end().to_string(),
-            location,
+        let mut errors: Vec<Diagnostic> =
+            d.into_vec().into_iter().filter(|d| d.is_error()).collect();
+        if errors.is_empty() {
+            errors.push(Diagnostic::error("invalid spec"));
         }
+        let location = errors[0].span().map(|s| locate(file, s));
+        let more = errors.len().saturating_sub(MAX_ERRORS_SHOWN);
+        errors.truncate(MAX_ERRORS_SHOWN);
+        let mut message = strata_spec::diag::render_all(&errors, file, false)
+            .trim_end()
+            .to_string();
+        if more > 0 {
+            message.push_str(&format!(
+                "\n\n... and {more} more error{}: run `strata check {}` to see them all",
+                if more == 1 { "" } else { "s" },
+                file.name
+            ));
+        }
+        FrontendError::Spec { message, location }
     }
 
     /// An error at `span` of the spec (or about the whole file).
@@ -65,6 +92,50 @@ impl FrontendError {
         if let Some(s) = span {
             d = d.with_primary(s, "");
         }
+        FrontendError::spec(file, Diagnostics::new(d))
+    }
+
+    /// `path` (named by the spec at `span`, as `what`, e.g. "requirements of tier
+    /// `base`" or "[app] include") cannot be taken from the build context.
+    pub fn not_in_context(
+        file: &SourceFile,
+        span: Span,
+        path: &str,
+        what: &str,
+        why: MissingPath<'_>,
+    ) -> Self {
+        let d = match why {
+            MissingPath::NotFound { dockerignore } => {
+                let d = Diagnostic::error(format!(
+                    "`{path}` ({what}) is not in the build context{}",
+                    if dockerignore {
+                        " (or .dockerignore excludes it)"
+                    } else {
+                        ""
+                    }
+                ))
+                .with_primary(span, "not found in the build context")
+                .with_help(
+                    "paths in the spec are relative to the build context (the directory \
+                     given to `docker buildx build`), not to the spec's directory",
+                );
+                if dockerignore {
+                    d.with_note(format!(
+                        "a .dockerignore pattern that matches `{path}` removes it from the context"
+                    ))
+                } else {
+                    d
+                }
+            }
+            MissingPath::Symlink { target } => Diagnostic::error(format!(
+                "`{path}` ({what}) is a symbolic link to `{target}`, which is not in the build context"
+            ))
+            .with_primary(span, "a link that leaves the build context")
+            .with_help(
+                "BuildKit sends a symbolic link as a link, never the file it points to: \
+                 copy the file into the context, or make the link point to a file inside it",
+            ),
+        };
         FrontendError::spec(file, Diagnostics::new(d))
     }
 
@@ -146,5 +217,81 @@ mod tests {
         let v: serde_json::Value = serde_json::from_slice(&d[0].value).unwrap();
         assert_eq!(v["ranges"][0]["start"], json!({"line": 3, "character": 0}));
         assert_eq!(v["info"]["filename"], json!("strata.toml"));
+    }
+
+    #[test]
+    fn many_errors_are_capped() {
+        let text: String = std::iter::once("version = 1\n[system]\n".to_string())
+            .chain((0..500).map(|i| format!("pakages{i} = []\n")))
+            .collect();
+        let file = SourceFile::new("strata.toml", text);
+        let d = strata_spec::Spec::parse(&file).unwrap_err();
+        assert_eq!(d.len(), 500);
+        let e = FrontendError::spec(&file, d);
+        let msg = e.to_string();
+        assert_eq!(msg.matches("error: unknown key").count(), MAX_ERRORS_SHOWN);
+        assert!(
+            msg.ends_with(
+                "... and 490 more errors: run `strata check strata.toml` to see them all"
+            ),
+            "{msg}"
+        );
+        // The location is the first error's.
+        let d = e.details();
+        let v: serde_json::Value = serde_json::from_slice(&d[0].value).unwrap();
+        assert_eq!(v["ranges"][0]["start"], json!({"line": 3, "character": 0}));
+    }
+
+    #[test]
+    fn warnings_alone_still_make_an_error() {
+        let file = SourceFile::new("strata.toml", "version = 1\n");
+        let e = FrontendError::spec(&file, Diagnostics::new(Diagnostic::warning("w")));
+        assert_eq!(e.to_string(), "error: invalid spec\n--> strata.toml");
+    }
+
+    #[test]
+    fn paths_missing_from_the_context() {
+        let text = "version = 1\n[[python.layers]]\nname = \"base\"\nrequirements = [\"requirements.txt\"]\n";
+        let file = SourceFile::new("strata.toml", text);
+        let start = text.find("\"requirements.txt").unwrap();
+        let span = Span::new(start, start + 18);
+        let e = FrontendError::not_in_context(
+            &file,
+            span,
+            "requirements.txt",
+            "requirements of tier `base`",
+            MissingPath::NotFound { dockerignore: true },
+        );
+        assert_eq!(
+            e.to_string(),
+            r#"error: `requirements.txt` (requirements of tier `base`) is not in the build context (or .dockerignore excludes it)
+ --> strata.toml:4:17
+  |
+4 | requirements = ["requirements.txt"]
+  |                 ^^^^^^^^^^^^^^^^^^ not found in the build context
+  |
+  = help: paths in the spec are relative to the build context (the directory given to `docker buildx build`), not to the spec's directory
+  = note: a .dockerignore pattern that matches `requirements.txt` removes it from the context"#
+        );
+        let e = FrontendError::not_in_context(
+            &file,
+            span,
+            "requirements.txt",
+            "requirements of tier `base`",
+            MissingPath::Symlink {
+                target: "/home/me/reqs.txt",
+            },
+        );
+        assert_eq!(
+            e.to_string(),
+            r#"error: `requirements.txt` (requirements of tier `base`) is a symbolic link to `/home/me/reqs.txt`, which is not in the build context
+ --> strata.toml:4:17
+  |
+4 | requirements = ["requirements.txt"]
+  |                 ^^^^^^^^^^^^^^^^^^ a link that leaves the build context
+  |
+  = help: BuildKit sends a symbolic link as a link, never the file it points to: copy the file into the context, or make the link point to a file inside it"#
+        );
+        assert_eq!(e.details().len(), 1);
     }
 }

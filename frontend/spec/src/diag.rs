@@ -119,6 +119,7 @@ impl Diagnostic {
             Severity::Warning => Level::WARNING,
         };
         let mut group = Group::with_title(level.primary_title(self.message.as_str()));
+        let mut fix_header: Option<(String, String)> = None;
         match &self.primary {
             Some(primary) => {
                 // Only the lines the labels are on go to the renderer: rendering costs
@@ -133,8 +134,31 @@ impl Diagnostic {
                 } else {
                     (Span::new(0, file.text.len()), 1)
                 };
-                let local = |s: Span| (s.start - window.start)..(s.end - window.start);
-                let mut snippet = Snippet::source(&file.text[window.range()])
+                // A very long window (a minified spec, thousands of packages on one
+                // line) is cut to the primary label's neighbourhood: the renderer's
+                // cost is the length of the lines it is given, for every message.
+                let cut = windowed && window.end - window.start > LONG_WINDOW;
+                let (shown, first_line, prefix, suffix) = if cut {
+                    let p = spans[0];
+                    let start = file.clamp(p.start.saturating_sub(CUT_CONTEXT).max(window.start));
+                    let end = file
+                        .clamp((p.end.min(p.start + LONG_WINDOW) + CUT_CONTEXT).min(window.end))
+                        .max(start);
+                    let (line, _) = file.line_col(start);
+                    let prefix = if start > window.start { "..." } else { "" };
+                    let suffix = if end < window.end { "..." } else { "" };
+                    (Span::new(start, end), line, prefix, suffix)
+                } else {
+                    (window, first_line, "", "")
+                };
+                let text = format!("{prefix}{}{suffix}", &file.text[shown.range()]);
+                let inside = |s: &Span| s.start >= shown.start && s.start <= shown.end;
+                let local = |s: Span| {
+                    let a = s.start - shown.start + prefix.len();
+                    let b = (s.end.min(shown.end) - shown.start + prefix.len()).max(a);
+                    a..b
+                };
+                let mut snippet = Snippet::source(text.clone())
                     .line_start(first_line)
                     .path(file.name.as_str())
                     .annotation(
@@ -143,11 +167,24 @@ impl Diagnostic {
                             .label(non_empty(&primary.message)),
                     );
                 for (sec, span) in self.secondary.iter().zip(&spans[1..]) {
+                    if !inside(span) {
+                        continue; // elsewhere on a cut line: not shown
+                    }
                     snippet = snippet.annotation(
                         AnnotationKind::Context
                             .span(local(*span))
                             .label(non_empty(&sec.message)),
                     );
+                }
+                if cut {
+                    // The header counts columns in the cut text: put the real one back.
+                    let shown_file = SourceFile::new("", text.as_str());
+                    let (l, c) = shown_file.line_col(local(spans[0]).start);
+                    let (line, column) = file.line_col(spans[0].start);
+                    fix_header = Some((
+                        format!("{}:{}:{}", file.name, first_line + l - 1, c),
+                        format!("{}:{line}:{column}", file.name),
+                    ));
                 }
                 group = group.element(snippet);
             }
@@ -166,9 +203,18 @@ impl Diagnostic {
         } else {
             Renderer::plain()
         };
-        renderer.render(&[group])
+        let out = renderer.render(&[group]);
+        match fix_header {
+            Some((shown, real)) => out.replacen(&shown, &real, 1),
+            None => out,
+        }
     }
 }
+
+/// Windows longer than this (bytes) are cut to the labelled part, with this much
+/// context (bytes) either side.
+const LONG_WINDOW: usize = 4096;
+const CUT_CONTEXT: usize = 120;
 
 fn non_empty(s: &str) -> Option<&str> {
     if s.is_empty() {
@@ -346,6 +392,57 @@ mod tests {
         let d = Diagnostic::error("x").with_primary(Span::new(2, 2), "");
         let _ = d.render(&SourceFile::new("s", ""), false);
         let _ = d.to_string();
+    }
+
+    #[test]
+    fn long_lines_are_cut_to_the_labelled_part() {
+        let list: Vec<String> = (0..2000).map(|i| format!("\"p{i}\"")).collect();
+        let text = format!(
+            "version = 1\n[system]\npackages = [{}, 1]\n",
+            list.join(", ")
+        );
+        let file = SourceFile::new("strata.toml", text.as_str());
+        let at = text.find(", 1]").unwrap() + 2;
+        let d = Diagnostic::error("invalid type")
+            .with_primary(Span::new(at, at + 1), "expected a string")
+            .with_help("write it as a string");
+        let (_, column) = file.line_col(at);
+        let out = d.render(&file, false);
+        assert!(out.len() < 1000, "{out}");
+        assert!(
+            out.contains(&format!("--> strata.toml:3:{column}")),
+            "{out}"
+        );
+        assert!(out.contains("\"p1999\", 1]"), "{out}");
+        assert!(out.contains("..."), "{out}");
+        assert!(out.contains("^ expected a string"), "{out}");
+        assert!(d
+            .render(&file, true)
+            .contains(&format!("strata.toml:3:{column}")));
+        // At the start of a long line, with a label far away on it (not shown).
+        let d = Diagnostic::error("e")
+            .with_primary(Span::new(21, 29), "here")
+            .with_secondary(Span::new(at, at + 1), "and there");
+        let out = d.render(&file, false);
+        assert!(out.len() < 1000, "{out}");
+        assert!(out.contains("--> strata.toml:3:1\n"), "{out}");
+        assert!(out.contains("^^^^^^^^ here"), "{out}");
+        // A label over the whole long line; one on a line after it.
+        let d = Diagnostic::error("e")
+            .with_primary(Span::new(21, text.len() - 1), "all of it")
+            .with_secondary(Span::new(text.len(), text.len()), "end");
+        let out = d.render(&file, false);
+        assert!(out.len() < 10_000, "{out}");
+        assert!(out.contains("--> strata.toml:3:1\n"), "{out}");
+        // Multi-byte characters around the cut.
+        let text = format!("x = \"{}\"\ny = 1\n", "é".repeat(5000));
+        let file = SourceFile::new("strata.toml", text.as_str());
+        for at in [0, 7, 4000, 9999, 10004, text.len() - 3] {
+            let d = Diagnostic::error("e").with_primary(Span::new(at, at + 3), "x");
+            let out = d.render(&file, false);
+            let (l, c) = file.line_col(at);
+            assert!(out.contains(&format!("strata.toml:{l}:{c}")), "{at}: {out}");
+        }
     }
 
     #[test]

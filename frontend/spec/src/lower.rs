@@ -19,6 +19,8 @@ pub(crate) struct Subject<'a> {
     pub service: Option<&'a str>,
     /// Where the service is declared (`[services.NAME]`), if it is.
     pub service_span: Option<Span>,
+    /// `[image]` (or `version = 1`): where "no base image" points without a service.
+    pub anchor: Option<Span>,
     pub dev: bool,
     pub variant: Option<&'a str>,
 }
@@ -123,6 +125,8 @@ pub(crate) fn lower(t: &Table, subject: &Subject<'_>) -> Result<Target, Vec<Diag
             });
         if let Some(span) = subject.service_span {
             d = d.with_primary(span, "this service has no `base` image");
+        } else if let Some(span) = subject.anchor {
+            d = d.with_primary(span, "no `base` image is set");
         }
         errors.push(d);
     }

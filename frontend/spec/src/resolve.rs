@@ -20,6 +20,15 @@ pub(crate) const DEFAULT_TARGET: &str = "app";
 /// Its development flavour.
 pub(crate) const DEV_TARGET: &str = "dev";
 
+/// `d` pointing at `span` (when there is one): messages about the spec as a whole
+/// still get a line, which buildx shows.
+fn at(d: Diagnostic, span: Option<Span>, label: &str) -> Diagnostic {
+    match span {
+        Some(s) => d.with_primary(s, label),
+        None => d,
+    }
+}
+
 /// A chosen target: a service (or none) and whether it is the dev flavour.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Selected {
@@ -42,19 +51,40 @@ pub(crate) fn select(spec: &Spec, target: Option<&str>) -> Result<Selected, Diag
                 service: Some(only.to_string()),
                 dev: false,
             }),
-            _ => Err(Diagnostic::error(
-                "this spec has several services: choose one with `--target`",
+            _ => Err(at(
+                Diagnostic::error("this spec has several services: choose one with `--target`"),
+                spec.table_span("services"),
+                "the services are declared here",
             )
+            .with_help(format!(
+                "build one with `--target {}` (docker buildx build) or `strata llb --target {}`",
+                services[0], services[0]
+            ))
             .with_note(format!("the targets are {}", suggest::list(&known_refs)))),
         };
     };
     if services.is_empty() {
         return match target {
-            DEFAULT_TARGET => Ok(Selected { service: None, dev: false }),
-            DEV_TARGET => Ok(Selected { service: None, dev: true }),
-            _ => Err(Diagnostic::error(format!("unknown target `{target}`"))
-                .with_help_opt(suggest::closest(target, known_refs.iter().copied()).map(|c| format!("did you mean `{c}`?")))
-                .with_note("this spec has no [services]: build it without `--target`, or with `--target dev` for the development build")),
+            DEFAULT_TARGET => Ok(Selected {
+                service: None,
+                dev: false,
+            }),
+            DEV_TARGET => Ok(Selected {
+                service: None,
+                dev: true,
+            }),
+            _ => Err(at(
+                Diagnostic::error(format!("unknown target `{target}`")),
+                spec.anchor(),
+                "this spec has no [services]",
+            )
+            .with_help_opt(
+                suggest::closest(target, known_refs.iter().copied())
+                    .map(|c| format!("did you mean `{c}`?")),
+            )
+            .with_note(
+                "build it without `--target`, or with `--target dev` for the development build",
+            )),
         };
     }
     if services.contains(&target) {
@@ -77,7 +107,11 @@ pub(crate) fn select(spec: &Spec, target: Option<&str>) -> Result<Selected, Diag
             dev: true,
         });
     }
-    let d = Diagnostic::error(format!("unknown target `{target}`"));
+    let d = at(
+        Diagnostic::error(format!("unknown target `{target}`")),
+        spec.table_span("services"),
+        "the services are declared here",
+    );
     let d = match suggest::closest(target, known_refs.iter().copied()) {
         Some(c) => d.with_help(format!("did you mean `{c}`?")),
         None => d,
@@ -109,6 +143,14 @@ pub(crate) fn select_variant<'s>(
         if let Some(span) = spec.arg_span(VARIANT) {
             d = d.with_primary(span, "the default VARIANT");
         }
+    } else if variants.is_empty() {
+        d = at(d, spec.anchor(), "no [variants] in this spec");
+    } else {
+        d = at(
+            d,
+            spec.table_span("variants"),
+            "the variants are declared here",
+        );
     }
     d = match suggest::closest(name, variants.iter().copied()) {
         Some(c) => d.with_help(format!("did you mean `{c}`?")),
@@ -178,6 +220,7 @@ pub(crate) fn resolve(
     }
 
     let subject = Subject {
+        anchor: spec.table_span("image").or(spec.anchor()),
         service: selected.service.as_deref(),
         service_span,
         dev: selected.dev,

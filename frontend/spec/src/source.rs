@@ -2,6 +2,8 @@
 
 use std::ops::Range;
 
+use crate::diag::Diagnostic;
+
 /// A byte range in the spec's text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Span {
@@ -56,6 +58,29 @@ impl SourceFile {
         SourceFile {
             name: name.into(),
             text: text.into(),
+        }
+    }
+
+    /// A spec read as bytes. TOML is UTF-8: if `bytes` is not, the file is read lossily
+    /// (each bad sequence becomes U+FFFD, so positions before the first one are kept)
+    /// and comes with an error pointing at the first bad byte.
+    pub fn from_utf8(name: impl Into<String>, bytes: Vec<u8>) -> (SourceFile, Option<Diagnostic>) {
+        match String::from_utf8(bytes) {
+            Ok(text) => (SourceFile::new(name, text), None),
+            Err(e) => {
+                let at = e.utf8_error().valid_up_to();
+                let bad = e.as_bytes().get(at).copied().unwrap_or(0);
+                let file =
+                    SourceFile::new(name, String::from_utf8_lossy(e.as_bytes()).into_owned());
+                // U+FFFD is 3 bytes long in the lossy text.
+                let d = Diagnostic::error("the spec is not valid UTF-8")
+                    .with_primary(
+                        Span::new(at, at + 3),
+                        format!("byte 0x{bad:02x} is not UTF-8"),
+                    )
+                    .with_help("TOML files are UTF-8: save the spec as UTF-8");
+                (file, Some(d))
+            }
         }
     }
 
@@ -163,5 +188,24 @@ mod tests {
             (loc.line, loc.column, loc.end_line, loc.end_column),
             (2, 1, 2, 3)
         );
+    }
+
+    #[test]
+    fn invalid_utf8_is_located() {
+        let (f, d) = SourceFile::from_utf8("s.toml", b"version = 1\nx = \"a\xffb\"\n".to_vec());
+        let d = d.unwrap();
+        assert_eq!(f.text, "version = 1\nx = \"a\u{fffd}b\"\n");
+        let loc = d.location(&f).unwrap();
+        assert_eq!((loc.line, loc.column, loc.end_column), (2, 7, 8));
+        assert_eq!(
+            d.render(&f, false),
+            "error: the spec is not valid UTF-8\n --> s.toml:2:7\n  |\n2 | x = \"a\u{fffd}b\"\n  |       ^ byte 0xff is not UTF-8\n  |\n  = help: TOML files are UTF-8: save the spec as UTF-8"
+        );
+        let (f, d) = SourceFile::from_utf8("s.toml", b"ok".to_vec());
+        assert!(d.is_none());
+        assert_eq!(f.text, "ok");
+        // Truncated sequence at the very end.
+        let (f, d) = SourceFile::from_utf8("s.toml", b"a\xe2\x82".to_vec());
+        let _ = d.unwrap().render(&f, false);
     }
 }

@@ -21,6 +21,8 @@ pub struct Spec {
     services: Vec<String>,
     variants: Vec<String>,
     warnings: Vec<Diagnostic>,
+    /// `version = 1`: where messages about the spec as a whole point.
+    anchor: Option<Span>,
 }
 
 impl Spec {
@@ -55,7 +57,9 @@ impl Spec {
             return Err(to_diags(errors));
         }
         let warnings = dedupe_sort(warn::static_warnings(&root));
+        let anchor = root.get("version").map(|e| e.key_span.join(e.value.span));
         Ok(Spec {
+            anchor,
             root,
             args,
             arg_spans,
@@ -170,6 +174,16 @@ impl Spec {
 
     pub(crate) fn declared(&self) -> Vec<&str> {
         self.args.keys().map(String::as_str).collect()
+    }
+
+    /// The `version = 1` line, where messages about the whole spec point.
+    pub(crate) fn anchor(&self) -> Option<Span> {
+        self.anchor
+    }
+
+    /// Where a top-level table (`services`, `variants`, `image`) is first named.
+    pub(crate) fn table_span(&self, key: &str) -> Option<Span> {
+        self.root.get(key).map(|e| e.key_span)
     }
 
     pub(crate) fn arg_span(&self, name: &str) -> Option<Span> {

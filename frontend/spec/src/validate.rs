@@ -101,8 +101,17 @@ impl<'a> Walker<'a> {
             }
         }
         for req in schema.required {
-            if t.get(req).is_none() {
-                self.missing(req, schema, path, span);
+            // A misspelt required key (`requirement = [...]`) is one mistake: its
+            // "unknown key ... did you mean" says it all, without "missing" first.
+            let misspelt = || {
+                t.entries.iter().any(|e| {
+                    schema.field(&e.key).is_none()
+                        && suggest::closest(&e.key, schema.key_names().iter().copied())
+                            == Some(*req)
+                })
+            };
+            if t.get(req).is_none() && !misspelt() {
+                self.missing(req, schema, path, span, t);
             }
         }
         if !schema.exactly_one.is_empty() {
@@ -143,14 +152,27 @@ impl<'a> Walker<'a> {
         }
     }
 
-    fn missing(&mut self, key: &str, schema: &'static Schema, path: &[Seg], span: Option<Span>) {
+    fn missing(
+        &mut self,
+        key: &str,
+        schema: &'static Schema,
+        path: &[Seg],
+        span: Option<Span>,
+        t: &Table,
+    ) {
         if std::ptr::eq(schema, &schema::TOP) && key == "version" {
-            self.diags.push(
-                Diagnostic::error("missing `version`: the spec must start with `version = 1`")
-                    .with_help(
-                        "add `version = 1` at the top of the file, after the `# syntax=` line",
-                    ),
-            );
+            let help = "add `version = 1` at the top of the file, after the `# syntax=` line";
+            // Point at the first key, or at the start of an empty file, so that the
+            // message has a line (buildx then shows the spec's first lines).
+            let d = match t.entries.iter().min_by_key(|e| e.key_span.start) {
+                Some(first) => {
+                    Diagnostic::error("missing `version`: the spec must start with `version = 1`")
+                        .with_primary(first.key_span, "expected `version = 1` before this")
+                }
+                None => Diagnostic::error("the spec is empty: it must start with `version = 1`")
+                    .with_primary(Span::new(0, 0), "no `version = 1` in this file"),
+            };
+            self.diags.push(d.with_help(help));
             return;
         }
         let mut d = Diagnostic::error(format!("missing `{key}` {}", where_(path)));

@@ -35,8 +35,34 @@ fn duplicate_toml_key() {
 fn missing_version() {
     insta::assert_snapshot!(render("[image]\nbase = \"python:3.12-slim\"\n"), @r"
         error: missing `version`: the spec must start with `version = 1`
-        --> strata.toml
-         = help: add `version = 1` at the top of the file, after the `# syntax=` line
+         --> strata.toml:1:2
+          |
+        1 | [image]
+          |  ^^^^^ expected `version = 1` before this
+          |
+          = help: add `version = 1` at the top of the file, after the `# syntax=` line
+    ");
+}
+
+#[test]
+fn empty_spec() {
+    insta::assert_snapshot!(render("# syntax=strata/frontend:dev\n\n"), @r"
+        error: the spec is empty: it must start with `version = 1`
+         --> strata.toml:1:1
+          |
+        1 | # syntax=strata/frontend:dev
+          | ^ no `version = 1` in this file
+          |
+          = help: add `version = 1` at the top of the file, after the `# syntax=` line
+    ");
+    insta::assert_snapshot!(render(""), @r"
+        error: the spec is empty: it must start with `version = 1`
+         --> strata.toml:1:1
+          |
+        1 |
+          | ^ no `version = 1` in this file
+          |
+          = help: add `version = 1` at the top of the file, after the `# syntax=` line
     ");
 }
 
@@ -517,9 +543,22 @@ fn unknown_variant() {
     let text = spec("[variants.cuda]\nimage.base = \"nvidia/cuda:12\"\n");
     insta::assert_snapshot!(render_with(&text, &[("VARIANT", "cdua")]), @r"
         error: unknown variant `cdua` selected by VARIANT
-        --> strata.toml
-         = help: did you mean `cuda`?
-         = note: the variants are `cuda`
+         --> strata.toml:4:2
+          |
+        4 | [variants.cuda]
+          |  ^^^^^^^^ the variants are declared here
+          |
+          = help: did you mean `cuda`?
+          = note: the variants are `cuda`
+    ");
+    insta::assert_snapshot!(render_with(HEAD, &[("VARIANT", "cuda")]), @r"
+        error: unknown variant `cuda` selected by VARIANT
+         --> strata.toml:1:1
+          |
+        1 | version = 1
+          | ^^^^^^^^^^^ no [variants] in this spec
+          |
+          = note: this spec declares no [variants]
     ");
     let spec = parse(&text);
     let e = spec
@@ -626,23 +665,61 @@ fn value_invalid_after_expansion() {
 
 #[test]
 fn target_errors() {
-    let two = parse(&spec("[services.core]\n[services.tts]\n"));
+    let text = spec("[services.core]\n[services.tts]\n");
+    let two = parse(&text);
     let none = BTreeMap::new();
-    insta::assert_snapshot!(two.resolve(None, &none).unwrap_err().render(&file(""), false), @r"
+    insta::assert_snapshot!(two.resolve(None, &none).unwrap_err().render(&file(&text), false), @r"
         error: this spec has several services: choose one with `--target`
-        --> strata.toml
-         = note: the targets are `core`, `core-dev`, `tts` and `tts-dev`
+         --> strata.toml:4:2
+          |
+        4 | [services.core]
+          |  ^^^^^^^^ the services are declared here
+          |
+          = help: build one with `--target core` (docker buildx build) or `strata llb --target core`
+          = note: the targets are `core`, `core-dev`, `tts` and `tts-dev`
     ");
-    insta::assert_snapshot!(two.resolve(Some("tst"), &none).unwrap_err().to_string(), @r"
+    insta::assert_snapshot!(two.resolve(Some("tst"), &none).unwrap_err().render(&file(&text), false), @r"
         error: unknown target `tst`
+         --> strata.toml:4:2
+          |
+        4 | [services.core]
+          |  ^^^^^^^^ the services are declared here
+          |
           = help: did you mean `tts`?
           = note: the targets are `core`, `core-dev`, `tts` and `tts-dev`
     ");
     let one = parse(HEAD);
-    insta::assert_snapshot!(one.resolve(Some("core"), &none).unwrap_err().to_string(), @r"
+    insta::assert_snapshot!(one.resolve(Some("core"), &none).unwrap_err().render(&file(HEAD), false), @r"
         error: unknown target `core`
-          = note: this spec has no [services]: build it without `--target`, or with `--target dev` for the development build
+         --> strata.toml:1:1
+          |
+        1 | version = 1
+          | ^^^^^^^^^^^ this spec has no [services]
+          |
+          = note: build it without `--target`, or with `--target dev` for the development build
     ");
+}
+
+#[test]
+fn no_base_image_without_services() {
+    insta::assert_snapshot!(render("version = 1\n[image]\nworkdir = \"/srv\"\n"), @r#"
+        error: no base image for the spec
+         --> strata.toml:2:2
+          |
+        2 | [image]
+          |  ^^^^^ no `base` image is set
+          |
+          = help: set `base` in [image], e.g. `base = "python:3.12-slim"`
+    "#);
+    insta::assert_snapshot!(render("version = 1\n[run]\ncmd = [\"x\"]\n"), @r#"
+        error: no base image for the spec
+         --> strata.toml:1:1
+          |
+        1 | version = 1
+          | ^^^^^^^^^^^ no `base` image is set
+          |
+          = help: set `base` in [image], e.g. `base = "python:3.12-slim"`
+    "#);
 }
 
 #[test]
@@ -677,4 +754,26 @@ fn warnings() {
           |
           = help: remove it: strata keeps pip's cache on a BuildKit cache mount, never in the image, so it costs no image size; with it set, every build downloads all packages again
     "#);
+}
+
+#[test]
+fn misspelt_required_key_is_one_error() {
+    insta::assert_snapshot!(render(&spec("[[python.layers]]\nname = \"base\"\nrequirement = [\"r.txt\"]\n")), @r#"
+        error: unknown key `requirement` in [[python.layers]]
+         --> strata.toml:6:1
+          |
+        6 | requirement = ["r.txt"]
+          | ^^^^^^^^^^^ unknown key
+          |
+          = help: did you mean `requirements`?
+    "#);
+    insta::assert_snapshot!(render("verison = 1\n[image]\nbase = \"python:3.12\"\n"), @r"
+        error: unknown top-level key `verison`
+         --> strata.toml:1:1
+          |
+        1 | verison = 1
+          | ^^^^^^^ unknown key
+          |
+          = help: did you mean `version`?
+    ");
 }
