@@ -79,10 +79,10 @@ async fn load_spec(bridge: &Bridge, opts: &Options) -> Result<SpecInput, Fronten
             filename: opts.filename.clone(),
             detail: e.to_string(),
         })?;
-    let file = SourceFile::new(
-        opts.filename.clone(),
-        String::from_utf8_lossy(&text).into_owned(),
-    );
+    let (file, not_utf8) = SourceFile::from_utf8(opts.filename.clone(), text);
+    if let Some(d) = not_utf8 {
+        return Err(FrontendError::spec(&file, strata_spec::Diagnostics::new(d)));
+    }
     let spec = Spec::parse(&file).map_err(|d| FrontendError::spec(&file, d))?;
     let (target, warnings) = spec
         .resolve_with_warnings(opts.target.as_deref(), &opts.build_args)
