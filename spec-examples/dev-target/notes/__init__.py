@@ -1,0 +1,1 @@
+"""A small notes service with a development and a production image."""

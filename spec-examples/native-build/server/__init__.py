@@ -1,0 +1,1 @@
+"""An inference server over a natively built C++ library (toyinfer)."""

@@ -1,0 +1,353 @@
+#!/usr/bin/env bash
+# tests/e2e/layers.sh — what strata's graph promises about layers, checked on the images it builds.
+#
+# Writes its own app in a temp dir (two services sharing a "base" tier, three tiers for the
+# first, a dev-only tier, a runtime and a build-only system package) and builds it through
+# `docker buildx build` with the strata frontend, then checks:
+#   tier_change_keeps_earlier_layers  after a change to the last tier's requirements, the layers
+#                                     of the base image, the runtime chain, the venv and the
+#                                     earlier tiers keep their digests (and only that tier's changes)
+#   services_share_base_tier          two services sharing tier "base" have the same layer for it
+#   final_image_is_clean              no compiler, no apt lists, no pip cache, no pip in the venv,
+#                                     no /opt/strata-tools (and the runtime package is there)
+#   app_edit_runs_only_app_step       after an app-file edit only the app copy runs
+#   tests_pruned_except_dev           no tests/ inside site-packages packages in a production
+#                                     target; they are there in the NAME-dev target
+# Assumes the engine is up (scripts/dockerstack.sh up), localhost/python:3.11-bookworm exists
+# (scripts/dockerstack.sh base) and the frontend image exists (scripts/build-frontend-image.sh);
+# pip reaches the package index through the host network.
+#
+# usage: tests/e2e/layers.sh [--frontend IMAGE] [--only REGEX] [--keep]
+#   --frontend IMAGE  frontend to build with (default $STRATA_FRONTEND_IMAGE, else
+#                     strata/frontend:dev, the app's `# syntax=`); another is passed as BUILDKIT_SYNTAX
+#   --only REGEX      run only the tests whose name matches
+#   --keep            keep the temp dir (app copies, logs) and the images
+# Each test prints `ok NAME` or `FAIL NAME: reason`; the last line is `N passed, N failed`.
+# Exit status is non-zero when a test failed. Containers it starts are always removed.
+set -uo pipefail
+
+FRONTEND=${STRATA_FRONTEND_IMAGE:-strata/frontend:dev}
+DEFAULT_FRONTEND=strata/frontend:dev
+BASE_IMAGE=localhost/python:3.11-bookworm
+ONLY=
+KEEP=0
+export DOCKER_HOST=${DOCKER_HOST:-unix:///var/run/docker.sock}
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --frontend) FRONTEND=$2; shift 2 ;;
+    --only) ONLY=$2; shift 2 ;;
+    --keep) KEEP=1; shift ;;
+    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
+    *) echo "unknown argument: $1 (try --help)" >&2; exit 2 ;;
+  esac
+done
+
+RUN_ID=$$-$(date +%s)
+LABEL=strata-e2e-layers.run=$RUN_ID
+WORK=$(mktemp -d /tmp/strata-e2e-layers.XXXXXX)
+LOGS=$WORK/logs
+mkdir -p "$LOGS"
+IMG=strata-e2e-layers/app
+BUILT=()   # image tags this run built (or tried to)
+
+cleanup() {
+  docker ps -aq --filter "label=$LABEL" 2>/dev/null | xargs -r docker rm -f >/dev/null 2>&1
+  if [ "$KEEP" = 0 ]; then
+    [ ${#BUILT[@]} -gt 0 ] && docker image rm "${BUILT[@]}" >/dev/null 2>&1
+    rm -rf "$WORK"
+  else
+    echo "kept $WORK and the images ${BUILT[*]:-}" >&2
+  fi
+  return 0
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ------------------------------------------------------------------ the app
+
+# write_app DIR: the test app. Tier files hold exact pins of small pure wheels, except
+# simplejson (a C extension whose wheel carries simplejson/tests/).
+write_app() {
+  local d=$1
+  mkdir -p "$d/req" "$d/app"
+  cat >"$d/strata.toml" <<'EOF'
+# syntax=strata/frontend:dev
+version = 1
+
+[image]
+base = "localhost/python:3.11-bookworm"
+env = { PYTHONUNBUFFERED = "1" }
+
+[system]
+packages = ["tini"]
+build-packages = ["gcc", "libc6-dev"]
+
+[[python.layers]]
+name = "base"
+requirements = ["req/base.txt"]
+
+[[python.layers]]
+name = "mid"
+requirements = ["req/mid.txt"]
+
+[[python.layers]]
+name = "last"
+requirements = ["req/last.txt"]
+
+[[python.layers]]
+name = "other"
+requirements = ["req/other.txt"]
+
+[[python.layers]]
+name = "devtools"
+requirements = ["req/dev.txt"]
+dev = true
+
+[app]
+include = ["app/"]
+
+[services.one]
+layers = ["base", "mid", "last", "devtools"]
+run.cmd = ["python", "-m", "app"]
+
+[services.two]
+layers = ["base", "other"]
+run.cmd = ["python", "-m", "app"]
+EOF
+  printf '# tier base\ntyping-extensions==4.16.0\n' >"$d/req/base.txt"
+  printf '# tier mid (simplejson ships simplejson/tests)\nsimplejson==4.3.0\n' >"$d/req/mid.txt"
+  printf '# tier last\nidna==3.20\n' >"$d/req/last.txt"
+  printf '# tier other (service two)\nh11==0.16.0\n' >"$d/req/other.txt"
+  printf '# dev-only tier\niniconfig==2.3.1\n' >"$d/req/dev.txt"
+  printf '"""Test app of tests/e2e/layers.sh."""\n' >"$d/app/__init__.py"
+  cat >"$d/app/__main__.py" <<'EOF'
+import simplejson
+import typing_extensions
+
+print(simplejson.dumps({"ok": True}))
+EOF
+  printf '**/__pycache__\n**/*.pyc\n' >"$d/.dockerignore"
+}
+
+APP=$WORK/app
+write_app "$APP"
+
+# ------------------------------------------------------------------ helpers
+
+REASON=
+LOG=/dev/null
+fail() { REASON=$*; return 1; }
+
+# build LOGNAME IMAGE TARGET [extra buildx args...]: build $APP's strata.toml with rawjson
+# progress into $LOGS/LOGNAME.log (sets LOG).
+build() {
+  local name=$1 image=$2 target=$3; shift 3
+  LOG=$LOGS/$name.log
+  BUILT+=("$image")
+  local args=(buildx build --network host --load --progress=rawjson --target "$target"
+              -f "$APP/strata.toml" -t "$image")
+  [ "$FRONTEND" != "$DEFAULT_FRONTEND" ] && args+=(--build-arg "BUILDKIT_SYNTAX=$FRONTEND")
+  echo "+ docker ${args[*]} $* $APP" >"$LOG"
+  docker "${args[@]}" "$@" "$APP" >>"$LOG" 2>&1
+}
+build_or_fail() { build "$@" || fail "build of $2 failed: $(grep -m1 -i error "$LOG")"; }
+
+# vertices LOG: CACHED<TAB>RAN<TAB>NAME per vertex of a rawjson progress log.
+vertices() {
+  jq -rs '[.[] | .vertexes[]? | select(.digest != null)] | group_by(.digest)[]
+          | {name: (map(.name) | map(select(. != null)) | last // ""),
+             cached: (map(.cached // false) | any),
+             ran: (map(.started != null) | any)}
+          | [(.cached | tostring), (.ran | tostring), .name] | @tsv' \
+    < <(sed -n '/^{/,/^}/p' "$1") 2>/dev/null
+}
+# Vertices that are not build steps: loading, resolving, exporting; strata's layer slicing
+# (DiffOp "layer: ...") and assembly (MergeOp "assemble image layers") are not execs either.
+NOT_A_STEP_RE='^\[internal\]|load build (context|definition)|load \.dockerignore|load metadata|resolve image config|local://|docker-image://|FROM |^exporting|^naming|^writing image|^unpacking|\] layer: |assemble image layers'
+ran_steps() {
+  vertices "$1" | awk -F'\t' '$1 == "false" && $2 == "true" {print $3}' \
+    | grep -Ev -- "$NOT_A_STEP_RE" | grep -Fv -- "$BASE_IMAGE" || true
+}
+
+has_image() { docker image inspect "$1" >/dev/null 2>&1; }
+need_image() { has_image "$1" || fail "image $1 was not built (an earlier test failed)"; }
+layers() { docker image inspect -f '{{json .RootFS.Layers}}' "$1"; }
+
+# layer_files IMAGE: one line per layer, bottom first: DIFF_ID<TAB>space-separated paths of a few
+# marker files it holds (python packages' top-level dirs and dist-infos under site-packages).
+layer_index() {
+  local image=$1 d; d=$(mktemp -d "$WORK/save.XXXXXX")
+  docker save "$image" -o "$d/img.tar" && tar -xf "$d/img.tar" -C "$d" || { rm -rf "$d"; return 1; }
+  local ids blobs i
+  mapfile -t ids < <(layers "$image" | jq -r '.[]')
+  mapfile -t blobs < <(jq -r '.[0].Layers[]' "$d/manifest.json")
+  for ((i = 0; i < ${#ids[@]}; i++)); do
+    printf '%s\t%s\n' "${ids[$i]}" \
+      "$(tar -tzf "$d/${blobs[$i]}" 2>/dev/null | grep -oE 'site-packages/[^/]+\.dist-info/$' | sed 's#site-packages/##; s#/$##' | tr '\n' ' ')"
+  done
+  rm -rf "$d"
+}
+# layer_of INDEXFILE DIST: the diff ID of the layer that installs the distribution DIST
+# (its NAME-VERSION.dist-info directory), or nothing.
+layer_of() { awk -F'\t' -v p="$2" '{ n = split($2, a, " "); for (i = 1; i <= n; i++) if (index(a[i], p) == 1) print $1 }' "$1" | head -n1; }
+
+in_image() { docker run --rm --network none --label "$LABEL" --user 0 --entrypoint sh "$1" -c "$2"; }
+
+ONE=$IMG-one:$RUN_ID
+TWO=$IMG-two:$RUN_ID
+ONE_DEV=$IMG-one-dev:$RUN_ID
+
+# ------------------------------------------------------------------ tests
+
+test_preflight() {
+  docker info >/dev/null 2>&1 || { fail "docker is not reachable at $DOCKER_HOST (scripts/dockerstack.sh up)"; return 1; }
+  docker buildx version >/dev/null 2>&1 || { fail "docker buildx is missing"; return 1; }
+  command -v jq >/dev/null || { fail "jq is missing (apt-get install jq)"; return 1; }
+  has_image "$BASE_IMAGE" || { fail "$BASE_IMAGE is missing (scripts/dockerstack.sh base)"; return 1; }
+  has_image "$FRONTEND" || { fail "frontend image $FRONTEND is missing (scripts/build-frontend-image.sh)"; return 1; }
+}
+
+test_builds() {
+  build_or_fail one "$ONE" one || return 1
+  build_or_fail two "$TWO" two || return 1
+  local out; out=$(docker run --rm --network none --label "$LABEL" "$ONE" 2>&1)
+  [ "$out" = '{"ok": true}' ] || fail "the app of service one printed '$out'"
+}
+
+test_tier_change_keeps_earlier_layers() {
+  need_image "$ONE" || return 1
+  local before_img=$IMG-one-before:$RUN_ID
+  docker tag "$ONE" "$before_img"; BUILT+=("$before_img")
+  local before; before=$(layers "$ONE")
+  layer_index "$ONE" >"$WORK/before.idx" || { fail "docker save of $ONE failed"; return 1; }
+  # A real change to the last tier: one more pinned package.
+  printf 'six==1.17.0\n' >>"$APP/req/last.txt"
+  build_or_fail tier-change "$ONE" one || return 1
+  local after; after=$(layers "$ONE")
+  layer_index "$ONE" >"$WORK/after.idx" || { fail "docker save of $ONE failed"; return 1; }
+  [ -n "$(layer_of "$WORK/after.idx" six-1.17.0)" ] || { fail "six is not in any layer of the rebuilt image"; return 1; }
+
+  local pos_b pos_a nb na
+  pos_b=$(jq -r --arg l "$(layer_of "$WORK/before.idx" idna-3.20)" 'index($l) // -1' <<<"$before")
+  pos_a=$(jq -r --arg l "$(layer_of "$WORK/after.idx" idna-3.20)" 'index($l) // -1' <<<"$after")
+  [ "$pos_b" -ge 0 ] && [ "$pos_a" -ge 0 ] || { fail "no layer installs idna (tier last) in one of the images"; return 1; }
+  [ "$pos_b" = "$pos_a" ] || { fail "tier last moved from layer $pos_b to layer $pos_a"; return 1; }
+  local base_n; base_n=$(docker image inspect -f '{{len .RootFS.Layers}}' "$BASE_IMAGE")
+  [ "$pos_b" -gt "$((base_n + 2))" ] \
+    || { fail "tier last is layer $pos_b, expected above the base ($base_n), runtime chain and venv layers"; return 1; }
+  # Everything below tier last: base image, user, runtime packages, venv, tiers base and mid.
+  local i changed=()
+  for ((i = 0; i < pos_b; i++)); do
+    [ "$(jq -r ".[$i]" <<<"$before")" = "$(jq -r ".[$i]" <<<"$after")" ] || changed+=("$i")
+  done
+  [ ${#changed[@]} = 0 ] || { fail "layers below tier last changed digest: positions ${changed[*]} (tier last is $pos_b)"; return 1; }
+  local t; for t in typing_extensions-4.16.0 simplejson-4.3.0; do
+    [ "$(layer_of "$WORK/before.idx" "$t")" = "$(layer_of "$WORK/after.idx" "$t")" ] \
+      || { fail "the layer installing ${t%-*} changed digest"; return 1; }
+  done
+  [ "$(layer_of "$WORK/before.idx" idna-3.20)" != "$(layer_of "$WORK/after.idx" idna-3.20)" ] \
+    || { fail "tier last's layer did not change although its requirements did"; return 1; }
+  # Only tier last's layer is new (the app layer above it does not depend on it).
+  nb=$(jq length <<<"$before"); na=$(jq length <<<"$after")
+  local new; new=$(jq -rn --argjson b "$before" --argjson a "$after" '$a - $b | length')
+  [ "$nb" = "$na" ] && [ "$new" = 1 ] || fail "expected exactly one new layer (tier last) of $nb, got $new new of $na"
+}
+
+test_services_share_base_tier() {
+  need_image "$ONE" || return 1; need_image "$TWO" || return 1
+  local i1 i2; i1=$WORK/one.idx; i2=$WORK/two.idx
+  layer_index "$ONE" >"$i1" && layer_index "$TWO" >"$i2" || { fail "docker save failed"; return 1; }
+  local l1 l2; l1=$(layer_of "$i1" typing_extensions-4.16.0); l2=$(layer_of "$i2" typing_extensions-4.16.0)
+  [ -n "$l1" ] && [ -n "$l2" ] || { fail "no layer installs typing-extensions (tier base) in one of the services"; return 1; }
+  [ "$l1" = "$l2" ] || { fail "tier base has different layers: one $l1, two $l2"; return 1; }
+  # ...and it is that tier alone: service two's own tier is not in it.
+  [ -z "$(layer_of "$i1" h11-)" ] || { fail "service one has tier other (h11)"; return 1; }
+  [ -n "$(layer_of "$i2" h11-0.16.0)" ] && [ "$(layer_of "$i2" h11-0.16.0)" != "$l2" ] \
+    || fail "service two's tier other is not a layer of its own"
+}
+
+test_final_image_is_clean() {
+  need_image "$ONE" || return 1
+  local out
+  out=$(in_image "$ONE" '
+    for c in gcc cc c++ g++ x86_64-linux-gnu-gcc-12 cpp; do command -v "$c" >/dev/null 2>&1 && echo "compiler: $c"; done
+    ls /usr/lib/gcc/x86_64-linux-gnu/*/cc1 >/dev/null 2>&1 && echo "compiler: cc1"
+    [ -e /usr/include/stdio.h ] && echo "headers: /usr/include/stdio.h (libc6-dev)"
+    if [ -d /var/lib/apt/lists ]; then
+      n=$(find /var/lib/apt/lists -type f ! -name lock | wc -l); [ "$n" = 0 ] || echo "apt lists: $n files in /var/lib/apt/lists"
+    fi
+    n=$(find /var/cache/apt -type f -name "*.deb" 2>/dev/null | wc -l); [ "$n" = 0 ] || echo "apt cache: $n .deb files"
+    if [ -d /root/.cache/pip ] && [ -n "$(ls -A /root/.cache/pip)" ]; then echo "pip cache: /root/.cache/pip is not empty"; fi
+    ls /opt/venv/bin/pip* >/dev/null 2>&1 && echo "pip in the venv: $(ls /opt/venv/bin/pip* | tr "\n" " ")"
+    ls -d /opt/venv/lib/python3*/site-packages/pip >/dev/null 2>&1 && echo "pip in the venv site-packages"
+    /opt/venv/bin/python -m pip --version >/dev/null 2>&1 && echo "python -m pip works in the venv"
+    [ -e /opt/strata-tools ] && echo "/opt/strata-tools exists"
+    command -v tini >/dev/null 2>&1 || echo "runtime package tini is missing"
+    true' 2>&1)
+  [ -z "$out" ] || fail "$(echo "$out" | paste -sd ';' -)"
+}
+
+test_app_edit_runs_only_app_step() {
+  need_image "$ONE" || return 1
+  # A fresh state first (the build before is a no-op if nothing changed), then the edit.
+  build_or_fail app-edit-before "$ONE" one || return 1
+  printf '\n# edited by layers.sh %s\n' "$RUN_ID" >>"$APP/app/__main__.py"
+  build_or_fail app-edit "$ONE" one || return 1
+  local ran other
+  ran=$(ran_steps "$LOG")
+  [ -n "$(vertices "$LOG")" ] || { fail "no vertex in the progress output (unparsable log?)"; return 1; }
+  grep -q 'copy app' <<<"$ran" || { fail "the app copy did not run after the edit (ran: $(echo "$ran" | paste -sd '|' -))"; return 1; }
+  other=$(grep -v 'copy app' <<<"$ran" || true)
+  [ -z "$other" ] || fail "an app edit ran other steps: $(echo "$other" | paste -sd '|' -)"
+}
+
+test_tests_pruned_except_dev() {
+  need_image "$ONE" || return 1
+  build_or_fail one-dev "$ONE_DEV" one-dev || return 1
+  local q='find /opt/venv/lib/python3*/site-packages -mindepth 2 -type d \( -name tests -o -name test \) | sort'
+  local prod dev
+  prod=$(in_image "$ONE" "$q" 2>&1)
+  dev=$(in_image "$ONE_DEV" "$q" 2>&1)
+  [ -z "$prod" ] || { fail "production target has tests dirs: $(echo "$prod" | head -n 3 | paste -sd ' ' -)"; return 1; }
+  grep -q 'site-packages/simplejson/tests$' <<<"$dev" \
+    || { fail "dev target lacks simplejson/tests (found: '$(echo "$dev" | head -n 3 | paste -sd ' ' -)')"; return 1; }
+  in_image "$ONE_DEV" 'ls -d /opt/venv/lib/python3*/site-packages/iniconfig' >/dev/null 2>&1 \
+    || { fail "dev target lacks the dev tier (iniconfig)"; return 1; }
+  ! in_image "$ONE" 'ls -d /opt/venv/lib/python3*/site-packages/iniconfig' >/dev/null 2>&1 \
+    || fail "production target has the dev tier (iniconfig)"
+}
+
+# ------------------------------------------------------------------ runner
+
+TESTS=(
+  test_preflight
+  test_builds
+  test_final_image_is_clean
+  test_services_share_base_tier
+  test_tests_pruned_except_dev
+  test_app_edit_runs_only_app_step
+  test_tier_change_keeps_earlier_layers
+)
+
+passed=0 failed=0
+for t in "${TESTS[@]}"; do
+  name=${t#test_}
+  if [ -n "$ONLY" ] && [ "$t" != test_preflight ] && [ "$t" != test_builds ] && ! [[ "$name" =~ $ONLY ]]; then continue; fi
+  REASON='' LOG=/dev/null
+  start_s=$(date +%s)
+  if "$t"; then
+    echo "ok $name ($(( $(date +%s) - start_s ))s)"
+    passed=$((passed + 1))
+  else
+    echo "FAIL $name: ${REASON:-failed}"
+    if [ "$LOG" != /dev/null ] && [ -s "$LOG" ]; then
+      echo "  (log: $LOG; last lines:)"
+      grep -Ev '^[[:space:]]*([]{}["]|$)' "$LOG" | tail -n 8 | sed 's/^/  | /'
+    fi
+    failed=$((failed + 1))
+    if [ "$t" = test_preflight ]; then break; fi
+  fi
+done
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
