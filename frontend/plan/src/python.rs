@@ -101,6 +101,9 @@ pub fn install(python: &Python, tier: &Tier, prune: bool) -> Install {
                 ("UV_LINK_MODE".to_string(), "copy".to_string()),
                 ("UV_PYTHON_DOWNLOADS".to_string(), "never".to_string()),
                 ("UV_NO_PROGRESS".to_string(), "1".to_string()),
+                // A builder image whose env sets UV_NO_CACHE would otherwise make uv ignore
+                // the cache mount (as --cache-dir does for PIP_NO_CACHE_DIR).
+                ("UV_NO_CACHE".to_string(), "0".to_string()),
                 // Trust the builder image's CA store, as pip does, not uv's bundled roots
                 // (TLS-intercepting proxies and private CAs).
                 ("UV_SYSTEM_CERTS".to_string(), "1".to_string()),

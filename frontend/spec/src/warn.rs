@@ -64,11 +64,12 @@ pub(crate) fn image_warnings(image: &Table, expanded: bool) -> Vec<Diagnostic> {
         for e in &env.entries {
             if let Some((_, tool)) = NO_CACHE_VARS.iter().find(|(k, _)| *k == e.key) {
                 out.push(
-                    Diagnostic::warning(format!("`{}` disables {tool}'s cache", e.key))
-                        .with_primary(e.key_span, format!("{tool} will not use its cache mount"))
+                    Diagnostic::warning(format!("`{}` has no effect on strata's install steps", e.key))
+                        .with_primary(e.key_span, "only the running container gets this variable")
                         .with_help(format!(
                             "remove it: strata keeps {tool}'s cache on a BuildKit cache mount, never in the image, \
-                             so it costs no image size; with it set, every build downloads all packages again"
+                             and its install steps set the cache directory explicitly; in a Dockerfile this \
+                             variable switches the cache mount off, here it only changes {tool} inside the container"
                         )),
                 );
             }

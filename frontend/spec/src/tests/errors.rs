@@ -746,13 +746,13 @@ fn warnings() {
           |
           = help: pin a version (e.g. `python:3.12-slim`) or a digest (`@sha256:...`) for reproducible builds
 
-        warning: `PIP_NO_CACHE_DIR` disables pip's cache
+        warning: `PIP_NO_CACHE_DIR` has no effect on strata's install steps
          --> strata.toml:7:9
           |
         7 | env = { PIP_NO_CACHE_DIR = "1" }
-          |         ^^^^^^^^^^^^^^^^ pip will not use its cache mount
+          |         ^^^^^^^^^^^^^^^^ only the running container gets this variable
           |
-          = help: remove it: strata keeps pip's cache on a BuildKit cache mount, never in the image, so it costs no image size; with it set, every build downloads all packages again
+          = help: remove it: strata keeps pip's cache on a BuildKit cache mount, never in the image, and its install steps set the cache directory explicitly; in a Dockerfile this variable switches the cache mount off, here it only changes pip inside the container
     "#);
 }
 
