@@ -9,7 +9,9 @@ pub const USAGE: &str = "\
 strata — a BuildKit frontend that builds Python service images from a strata.toml
 
 usage:
-  strata check SPEC [--build-arg K=V]...      validate every target and variant of SPEC
+  strata check SPEC [--build-arg K=V]... [--targets]
+                                              validate every target and variant of SPEC;
+                                              --targets: then print the target names, one per line
   strata llb SPEC [--target T] [--build-arg K=V]... [--platform OS/ARCH] [--copy-layers] [--json]
                                               the LLB definition on stdout (as `buildctl build` reads it)
   strata explain SPEC [--target T] [--build-arg K=V]... [--platform OS/ARCH] [--copy-layers]
@@ -23,7 +25,7 @@ Run by BuildKit (as the image named on a spec's `# syntax=` line) it is the gate
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Command {
-    Check(Common),
+    Check { common: Common, targets: bool },
     Llb { common: Common, json: bool },
     Explain(Common),
     Report(Option<PathBuf>), // None: stdin
@@ -71,6 +73,7 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comma
     let mut c = Common::default();
     let mut spec = None;
     let mut json = false;
+    let mut targets = false;
     while let Some(arg) = p.next()? {
         match arg {
             Long("target") | Short('t') if sub != "check" => c.target = Some(p.value()?.string()?),
@@ -84,6 +87,7 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comma
             Long("platform") if sub != "check" => c.platform = Some(p.value()?.string()?),
             Long("copy-layers") if sub != "check" => c.copy_layers = true,
             Long("json") if sub == "llb" => json = true,
+            Long("targets") if sub == "check" => targets = true,
             Long("help") | Short('h') => return Ok(Command::Help),
             Value(v) if spec.is_none() => spec = Some(PathBuf::from(v)),
             other => bail!("{} (see `strata --help`)", other.unexpected()),
@@ -92,7 +96,7 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Comma
     c.spec =
         spec.ok_or_else(|| anyhow!("`strata {sub}` needs the path of a spec, e.g. strata.toml"))?;
     Ok(match sub.as_str() {
-        "check" => Command::Check(c),
+        "check" => Command::Check { common: c, targets },
         "llb" => Command::Llb { common: c, json },
         _ => Command::Explain(c),
     })
@@ -104,6 +108,25 @@ mod tests {
 
     fn p(s: &str) -> Result<Command> {
         parse(s.split_whitespace().map(std::ffi::OsString::from))
+    }
+
+    #[test]
+    fn check_lists_targets_only_when_asked() {
+        assert_eq!(
+            p("check strata.toml --targets").unwrap(),
+            Command::Check {
+                common: Common {
+                    spec: "strata.toml".into(),
+                    ..Common::default()
+                },
+                targets: true
+            }
+        );
+        assert!(matches!(
+            p("check strata.toml").unwrap(),
+            Command::Check { targets: false, .. }
+        ));
+        assert!(p("llb strata.toml --targets").is_err());
     }
 
     #[test]

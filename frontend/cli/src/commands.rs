@@ -24,7 +24,7 @@ pub fn run(cmd: Command) -> Result<ExitCode> {
             println!("strata {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)
         }
-        Command::Check(c) => check(&c),
+        Command::Check { common, targets } => check(&common, targets),
         Command::Report(input) => {
             let text = match &input {
                 Some(path) => std::fs::read(path)
@@ -38,14 +38,14 @@ pub fn run(cmd: Command) -> Result<ExitCode> {
             };
             let log = crate::report::parse(&String::from_utf8_lossy(&text))
                 .map_err(anyhow::Error::msg)?;
-            print!("{}", crate::report::render(&log));
+            write_stdout(crate::report::render(&log).as_bytes())?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Explain(c) => {
             let Some((_, plan)) = compile(&c)? else {
                 return Ok(ExitCode::FAILURE);
             };
-            print!("{}", strata_plan::explain(&plan));
+            write_stdout(strata_plan::explain(&plan).as_bytes())?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Llb { common, json } => {
@@ -64,6 +64,15 @@ pub fn run(cmd: Command) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Writes to stdout, returning an error (not panicking as `print!` does) when the reader
+/// has gone away, e.g. `strata explain | head`.
+fn write_stdout(bytes: &[u8]) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)?;
+    out.flush()?;
+    Ok(())
 }
 
 fn load(path: &Path) -> Result<SourceFile> {
@@ -90,7 +99,7 @@ fn report(file: &SourceFile, diags: &[Diagnostic]) {
     }
 }
 
-fn check(c: &Common) -> Result<ExitCode> {
+fn check(c: &Common, list_targets: bool) -> Result<ExitCode> {
     let file = load(&c.spec)?;
     let spec = match Spec::parse(&file) {
         Ok(s) => s,
@@ -105,6 +114,12 @@ fn check(c: &Common) -> Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     }
     let targets = spec.target_names();
+    if list_targets {
+        let mut names = targets.join("\n");
+        names.push('\n');
+        write_stdout(names.as_bytes())?;
+        return Ok(ExitCode::SUCCESS);
+    }
     println!(
         "{}: ok ({} target{})",
         file.name,

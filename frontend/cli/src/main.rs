@@ -26,10 +26,23 @@ fn main() -> ExitCode {
     } else {
         match args::parse(std::env::args_os().skip(1)).and_then(commands::run) {
             Ok(code) => code,
+            // The reader of stdout went away (`strata llb | head -c 100`): as for other
+            // Unix tools, that is not an error worth a message.
+            Err(e) if broken_pipe(&e) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("error: {e:#}");
                 ExitCode::from(2)
             }
         }
     }
+}
+
+fn broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            || c.downcast_ref::<serde_json::Error>()
+                .and_then(|j| j.io_error_kind())
+                .is_some_and(|k| k == std::io::ErrorKind::BrokenPipe)
+    })
 }
