@@ -2,9 +2,15 @@
 //! resolve the target once; then for each requested platform plan it, check the context
 //! (once), resolve the base images for that platform, lower the plan to LLB and solve it
 //! with the build's cache imports; return one image per platform with its config.
+//!
+//! Every request to BuildKit is a round trip through the frontend's pipes, and a no-op
+//! rebuild is made of little else: requests that do not depend on each other are sent
+//! together (the spec and the context's .dockerignore; image resolution, context checks
+//! and package-manager inspection; the platforms of a multi-platform build).
 
 use std::collections::BTreeMap;
 
+use futures_util::future::join_all;
 use serde_json::json;
 use strata_llb::{pb, ImageRef, LowerOptions, ResolvedImage};
 use strata_plan::{Layering, NodeKind, Plan, PlanOptions};
@@ -35,18 +41,22 @@ pub async fn build(bridge: &Bridge, opts: &Options) -> Result<BuildResult, Front
     } else {
         Layering::Copy
     };
-    let mut builds = Vec::with_capacity(platforms.len());
-    for (i, p) in platforms.into_iter().enumerate() {
-        let job = PlatformJob {
+    let jobs: Vec<PlatformJob> = platforms
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| PlatformJob {
             platform: p,
             layering,
             // In a multi-platform build, vertex names say which platform they are for.
             tag_names: multi,
             // The context is the same for every platform: check it once.
             check_paths: i == 0,
-        };
-        builds.push(build_platform(bridge, opts, &input, &job).await?);
-    }
+        })
+        .collect();
+    let builds = join_all(jobs.iter().map(|job| build_platform(bridge, opts, &input, job)))
+        .await
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(BuildResult::assemble(builds, multi))
 }
 
@@ -60,25 +70,39 @@ struct SpecInput {
 /// Reads the spec (and the .dockerignore beside it or at the context root), resolves the
 /// target and sends the spec's warnings.
 async fn load_spec(bridge: &Bridge, opts: &Options) -> Result<SpecInput, FrontendError> {
-    let spec_dir = solve_local(
-        bridge,
-        &opts.dockerfile_key,
-        opts,
-        &[
-            opts.filename.clone(),
-            format!("{}.dockerignore", opts.filename),
-        ],
-        "dockerfile",
-        &format!("[internal] load build definition from {}", opts.filename),
-    )
-    .await?;
-    let text = bridge
-        .read_file(&spec_dir.0, &opts.filename, None)
-        .await
-        .map_err(|e| FrontendError::SpecMissing {
-            filename: opts.filename.clone(),
-            detail: e.to_string(),
-        })?;
+    let ignore_beside = format!("{}.dockerignore", opts.filename);
+    // The context's .dockerignore is loaded alongside the spec: it is needed unless one
+    // beside the spec wins, and loading it later would cost another round trip.
+    let spec_paths = [opts.filename.clone(), ignore_beside.clone()];
+    let spec_progress = format!("[internal] load build definition from {}", opts.filename);
+    let context_paths = [".dockerignore".to_string()];
+    let (spec_dir, context_ignore) = tokio::join!(
+        solve_local(
+            bridge,
+            &opts.dockerfile_key,
+            opts,
+            &spec_paths,
+            "dockerfile",
+            &spec_progress,
+        ),
+        solve_local(
+            bridge,
+            &opts.context_key,
+            opts,
+            &context_paths,
+            "context-.dockerignore",
+            "[internal] load .dockerignore",
+        ),
+    );
+    let spec_dir = spec_dir?;
+    let (text, beside) = tokio::join!(
+        bridge.read_file(&spec_dir.0, &opts.filename, None),
+        bridge.read_file(&spec_dir.0, &ignore_beside, None),
+    );
+    let text = text.map_err(|e| FrontendError::SpecMissing {
+        filename: opts.filename.clone(),
+        detail: e.to_string(),
+    })?;
     let (file, not_utf8) = SourceFile::from_utf8(opts.filename.clone(), text);
     if let Some(d) = not_utf8 {
         return Err(FrontendError::spec(&file, strata_spec::Diagnostics::new(d)));
@@ -87,29 +111,19 @@ async fn load_spec(bridge: &Bridge, opts: &Options) -> Result<SpecInput, Fronten
     let (target, warnings) = spec
         .resolve_with_warnings(opts.target.as_deref(), &opts.build_args)
         .map_err(|d| FrontendError::spec(&file, d))?;
-    for w in spec.warnings().iter().chain(&warnings) {
-        warn(bridge, &file, &spec_dir.1, w).await;
-    }
+    let spec_warnings = spec.warnings();
+    join_all(
+        spec_warnings
+            .iter()
+            .chain(&warnings)
+            .map(|w| warn(bridge, &file, &spec_dir.1, w)),
+    )
+    .await;
 
-    let ignore_text = match bridge
-        .read_file(
-            &spec_dir.0,
-            &format!("{}.dockerignore", opts.filename),
-            None,
-        )
-        .await
-    {
+    let ignore_text = match beside {
         Ok(t) => Some(t),
         Err(_) => {
-            let ctx = solve_local(
-                bridge,
-                &opts.context_key,
-                opts,
-                &[".dockerignore".to_string()],
-                "context-.dockerignore",
-                "[internal] load .dockerignore",
-            )
-            .await?;
+            let ctx = context_ignore?;
             bridge.read_file(&ctx.0, ".dockerignore", None).await.ok()
         }
     };
@@ -164,69 +178,47 @@ async fn build_platform(
         no_cache: opts.no_cache.is_some(),
     };
 
-    let systems = crate::system::detect_all(bridge, target, &lower_opts).await?;
+    // Which images the plan uses and which paths the context must hold do not depend on
+    // the base images' package managers: a plan with the default system gives both, so
+    // the images are resolved and the context checked while the bases are inspected.
+    let (systems, early) =
+        match plan_platform(target, &id, job.layering, BTreeMap::new(), job.tag_names) {
+            Ok(provisional) => {
+                let (systems, images, paths) = tokio::join!(
+                    crate::system::detect_all(bridge, target, &lower_opts),
+                    resolve_images(bridge, opts, &provisional, target, file, job),
+                    async {
+                        if job.check_paths {
+                            check_required_paths(bridge, &provisional, &lower_opts, file).await
+                        } else {
+                            Ok(())
+                        }
+                    },
+                );
+                (systems?, Some((provisional.images, images, paths)))
+            }
+            // The same error comes from the plan below, after the inspection it may need.
+            Err(_) => (
+                crate::system::detect_all(bridge, target, &lower_opts).await?,
+                None,
+            ),
+        };
     let plan = plan_platform(target, &id, job.layering, systems, job.tag_names)
         .map_err(|e| FrontendError::plan(file, e))?;
-
-    if job.check_paths {
-        check_required_paths(bridge, &plan, &lower_opts, file).await?;
-    }
-
-    // Base images: resolved once each for this platform, pinned by digest; their Env
-    // runs the commands.
-    let mut base_config = None;
-    for (i, img) in plan.images.iter().enumerate() {
-        let span = image_span(target, &img.reference);
-        let r = ImageRef::parse(&img.reference)
-            .map_err(|e| FrontendError::at(file, span, e.to_string()))?;
-        let name = r.normalized();
-        let log_name = if job.tag_names {
-            format!("[internal] load metadata for {name} ({id})")
-        } else {
-            format!("[internal] load metadata for {name}")
-        };
-        let (digest, config) = bridge
-            .resolve_image_config(
-                &name,
-                Some(platform.clone()),
-                opts.image_resolve_mode,
-                &log_name,
-            )
-            .await
-            .map_err(|e| {
-                let on = if job.tag_names {
-                    format!(" for {id}")
-                } else {
-                    String::new()
-                };
-                FrontendError::at(
-                    file,
-                    span,
-                    format!("cannot resolve image `{}`{on}: {e}", img.reference),
-                )
-            })?;
-        if let Err(found) = platform::check_config(&config, &platform) {
-            return Err(FrontendError::at(
-                file,
-                span,
-                format!(
-                    "the image `{}` is for {found}, not {id} (the platform being built): \
-                     use an image that has {id} (a multi-platform image), or build for {found}",
-                    img.reference
-                ),
-            ));
+    let resolved = match early {
+        Some((images, resolved, paths)) if images == plan.images => {
+            paths?;
+            resolved?
         }
-        let env = config_env(&config);
-        let reference = if digest.is_empty() {
-            name
-        } else {
-            r.with_digest(&digest).normalized()
-        };
-        lower_opts.images.push(ResolvedImage { reference, env });
-        if i == plan.runtime_image.0 {
-            base_config = Some(config);
+        _ => {
+            if job.check_paths {
+                check_required_paths(bridge, &plan, &lower_opts, file).await?;
+            }
+            resolve_images(bridge, opts, &plan, target, file, job).await?
         }
-    }
+    };
+    let (images, base_config) = resolved;
+    lower_opts.images = images;
 
     let def = strata_llb::lower(&plan, &lower_opts)
         .map_err(|e| FrontendError::Internal(e.to_string()))?;
@@ -245,6 +237,80 @@ async fn build_platform(
         reference,
         config,
     })
+}
+
+/// Resolves every image of the plan for the job's platform (all at once), pinned by
+/// digest, with the Env their commands run with; and the runtime base's config.
+async fn resolve_images(
+    bridge: &Bridge,
+    opts: &Options,
+    plan: &Plan,
+    target: &strata_spec::model::Target,
+    file: &SourceFile,
+    job: &PlatformJob,
+) -> Result<(Vec<ResolvedImage>, Option<Vec<u8>>), FrontendError> {
+    let platform = &job.platform;
+    let id = platform::format(platform);
+    let on = if job.tag_names {
+        format!(" for {id}")
+    } else {
+        String::new()
+    };
+    let lookups = plan.images.iter().map(|img| async {
+        let span = image_span(target, &img.reference);
+        let r = ImageRef::parse(&img.reference)
+            .map_err(|e| FrontendError::at(file, span, e.to_string()))?;
+        let name = r.normalized();
+        let log_name = if job.tag_names {
+            format!("[internal] load metadata for {name} ({id})")
+        } else {
+            format!("[internal] load metadata for {name}")
+        };
+        let (digest, config) = bridge
+            .resolve_image_config(
+                &name,
+                Some(platform.clone()),
+                opts.image_resolve_mode,
+                &log_name,
+            )
+            .await
+            .map_err(|e| {
+                FrontendError::at(
+                    file,
+                    span,
+                    format!("cannot resolve image `{}`{on}: {e}", img.reference),
+                )
+            })?;
+        if let Err(found) = platform::check_config(&config, platform) {
+            return Err(FrontendError::at(
+                file,
+                span,
+                format!(
+                    "the image `{}` is for {found}, not {id} (the platform being built): \
+                     use an image that has {id} (a multi-platform image), or build for {found}",
+                    img.reference
+                ),
+            ));
+        }
+        let env = config_env(&config);
+        let reference = if digest.is_empty() {
+            name
+        } else {
+            r.with_digest(&digest).normalized()
+        };
+        Ok((ResolvedImage { reference, env }, config))
+    });
+    let mut images = Vec::with_capacity(plan.images.len());
+    let mut base_config = None;
+    // In the plan's order: the first image that fails is the one reported.
+    for (i, found) in join_all(lookups).await.into_iter().enumerate() {
+        let (image, config) = found?;
+        images.push(image);
+        if i == plan.runtime_image.0 {
+            base_config = Some(config);
+        }
+    }
+    Ok((images, base_config))
 }
 
 /// The plan of `target` for the platform `id` (`linux/arm64`): its caches keyed by the
@@ -422,7 +488,10 @@ async fn check_required_paths(
     o: &LowerOptions,
     file: &SourceFile,
 ) -> Result<(), FrontendError> {
+    // Each path is looked up in the first view that has it; the views are solved and the
+    // paths looked up all at once.
     let mut checked: Vec<&str> = vec![];
+    let mut lookups = vec![];
     for node in &plan.nodes {
         let NodeKind::Context(view) = &node.kind else {
             continue;
@@ -435,12 +504,23 @@ async fn check_required_paths(
         if wanted.is_empty() {
             continue;
         }
+        checked.extend(wanted.iter().map(|r| r.path.as_str()));
         let def = strata_llb::lower::context_definition(view, &node.name, o);
-        let dir = bridge.solve(def, vec![], false).await?;
-        for r in wanted {
-            checked.push(&r.path);
-            let path = r.path.trim_end_matches('/');
-            if bridge.stat_file(&dir, path).await?.is_none() {
+        lookups.push(async move {
+            let dir = bridge.solve(def, vec![], false).await?;
+            let stats = join_all(
+                wanted
+                    .iter()
+                    .map(|r| bridge.stat_file(&dir, r.path.trim_end_matches('/'))),
+            )
+            .await;
+            Ok::<_, BridgeError>(wanted.into_iter().zip(stats).collect::<Vec<_>>())
+        });
+    }
+    // In the plan's order: the first missing path is the one reported.
+    for found in join_all(lookups).await {
+        for (r, stat) in found? {
+            if stat?.is_none() {
                 return Err(FrontendError::at(
                     file,
                     Some(r.span),

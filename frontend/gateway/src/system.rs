@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use futures_util::future::join_all;
+
 use strata_llb::{ImageRef, LowerOptions};
 use strata_plan::{release_key, BaseSystem, PackageManager};
 use strata_spec::model::Target;
@@ -33,19 +35,16 @@ pub async fn detect_all(
     if builds_something && builder_pkgs {
         wanted.push(&t.image.builder.as_ref().unwrap_or(&t.image.base).value);
     }
+    wanted.dedup();
+    // An unparsable reference is reported, with its line, when images are resolved.
+    let parsed: Vec<(&str, String)> = wanted
+        .into_iter()
+        .filter_map(|w| ImageRef::parse(w).ok().map(|r| (w, r.normalized())))
+        .collect();
+    let found = join_all(parsed.iter().map(|(_, n)| detect(bridge, n, o))).await;
     let mut out = BTreeMap::new();
-    for reference in wanted {
-        if out.contains_key(reference) {
-            continue;
-        }
-        // An unparsable reference is reported, with its line, when images are resolved.
-        let Ok(r) = ImageRef::parse(reference) else {
-            continue;
-        };
-        out.insert(
-            reference.to_string(),
-            detect(bridge, &r.normalized(), o).await?,
-        );
+    for ((reference, _), system) in parsed.into_iter().zip(found) {
+        out.insert(reference.to_string(), system?);
     }
     Ok(out)
 }
@@ -61,22 +60,24 @@ async fn detect(
         o,
     );
     let root = bridge.solve(def, vec![], false).await?;
+    // All the lookups at once; the first manager in MANAGERS' order that exists wins.
+    let (stats, releases) = tokio::join!(
+        join_all(MANAGERS.iter().map(|(path, _)| bridge.stat_file(&root, path))),
+        join_all(
+            ["/etc/os-release", "/usr/lib/os-release"].map(|p| bridge.read_file(&root, p, None))
+        ),
+    );
     let mut manager = PackageManager::None;
-    for (path, m) in MANAGERS {
-        if bridge.stat_file(&root, path).await?.is_some() {
+    for ((_, m), stat) in MANAGERS.iter().zip(stats) {
+        if stat?.is_some() {
             manager = *m;
             break;
         }
     }
-    let mut release = None;
-    for path in ["/etc/os-release", "/usr/lib/os-release"] {
-        if let Ok(text) = bridge.read_file(&root, path, None).await {
-            release = release_key(&String::from_utf8_lossy(&text));
-            if release.is_some() {
-                break;
-            }
-        }
-    }
+    let release = releases
+        .into_iter()
+        .filter_map(Result::ok)
+        .find_map(|text| release_key(&String::from_utf8_lossy(&text)));
     Ok(BaseSystem {
         manager,
         release: release.unwrap_or_else(|| normalized.to_string()),
