@@ -32,6 +32,8 @@
 # Each test prints `ok NAME` or `FAIL NAME: reason`; the last line is `N passed, N failed`.
 # Exit status is non-zero when a test failed.
 set -uo pipefail
+# shellcheck source=tests/e2e/lib.sh
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 
 FRONTEND=${STRATA_FRONTEND_IMAGE:-strata/frontend:dev}
 WORK=
@@ -83,10 +85,6 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # ------------------------------------------------------------------ helpers
-
-REASON=
-LOG=/dev/null
-fail() { REASON=$*; return 1; }
 
 APP=$WORK/app
 IMG=strata-e2e/cache-app:$RUN_ID
@@ -148,26 +146,6 @@ cold() {
   docker buildx prune -af >/dev/null 2>&1 || { fail "docker buildx prune -af failed"; return 1; }
 }
 
-# vertices LOG: EXECUTED<TAB>HIT<TAB>INPUTS<TAB>NAME per vertex of a rawjson log (its
-# top-level objects, folded by digest). INPUTS: how many vertices it takes as inputs.
-# HIT: BuildKit reported a cache hit for it. EXECUTED: the solver ran the op itself.
-# A vertex gets several updates, and `cached` alone does not tell: BuildKit may report a
-# hit and then run the op anyway when the hit's result cannot be loaded (inline cache
-# holds the keys of steps whose filesystems it does not have), and pulling a hit's layers
-# from the registry shows as a run of its own. The updates tell them apart: the solver's
-# own updates carry the vertex's `inputs`, the blob puller's do not. So a vertex executed
-# when it has an update with `started`, with its inputs, and not `cached`.
-vertices() {
-  jq -rs '[.[] | .vertexes[]? | select(.digest != null)] | group_by(.digest)[]
-          | {name: (map(.name) | map(select(. != null)) | last // ""),
-             hit: (map(.cached // false) | any),
-             exec: (map(select(.started != null and ((.cached // false) | not)
-                               and ((.inputs // []) | length) > 0)) | length > 0),
-             inputs: (map(.inputs // []) | add | unique | length)}
-          | [(.exec | tostring), (.hit | tostring), (.inputs | tostring), .name] | @tsv' \
-    < <(sed -n '/^{/,/^}/p' "$1") 2>/dev/null
-}
-
 # What may run in a build whose steps are all cached: the vertices without inputs. Those
 # are the sources (the base image, which BuildKit reports as run even when nothing is
 # pulled; the spec, the .dockerignore and the context views, sent again by every build;
@@ -177,19 +155,14 @@ vertices() {
 # Names are not used to decide: a vertex whose op another build on the daemon has too
 # carries that build's name.
 
-# executed LOG: the names of the vertices with inputs that executed.
-executed() {
-  vertices "$1" | awk -F'\t' '$1 == "true" && $3 > 0 {print $4}' | sort -u || true
-}
-
 # steps LOG: the names of the build's steps (what must be cached): the vertices with inputs.
 steps() {
-  vertices "$1" | awk -F'\t' '$3 > 0 {print $4}' | sort -u
+  vertices "$1" | awk -F'\t' '$4 > 0 {print $5}' | sort -u
 }
 
 # cached_steps LOG: the steps that were cache hits (and did not execute after all).
 cached_steps() {
-  vertices "$1" | awk -F'\t' '$1 == "false" && $2 == "true" && $3 > 0 {print $4}' | sort -u
+  vertices "$1" | awk -F'\t' '$1 == "false" && $2 == "true" && $4 > 0 {print $5}' | sort -u
 }
 
 joined() { paste -sd '|' -; }
@@ -345,7 +318,7 @@ test_inline_import_all_cached() {
   local ran; ran=$(executed "$LOG")
   [ -z "$ran" ] || { fail "steps executed although the image's inline cache covers them: $(echo "$ran" | joined)"; return 1; }
   # mode=min: the final result hits, so BuildKit needs none of the steps below it.
-  vertices "$LOG" | awk -F'\t' '$1 == "false" && $2 == "true"' | cut -f4 | grep -qx '\[app\] assemble image layers' \
+  vertices "$LOG" | awk -F'\t' '$1 == "false" && $2 == "true"' | cut -f5 | grep -qx '\[app\] assemble image layers' \
     || { fail "the final step '[app] assemble image layers' was not a cache hit"; return 1; }
   in_image python3 -m app.main | grep -q '^cache-e2e 1.16.0 3.7$' || fail "the image does not run the app"
 }
@@ -381,7 +354,7 @@ test_inline_requirements_edit() {
     --cache-from "type=registry,ref=$REGISTRY/$REPO:$INLINE_TAG" \
     || { fail "build failed: $(grep -m1 ERROR "$LOG")"; return 1; }
   expect_ran "$LOG" "$INLINE_REQ_EDIT_STEPS" "a requirements edit of tier web (inline cache)" || return 1
-  vertices "$LOG" | awk -F'\t' '$1 == "false" && $2 == "true"' | cut -f4 | grep -qx '\[app\] layer: tier base' \
+  vertices "$LOG" | awk -F'\t' '$1 == "false" && $2 == "true"' | cut -f5 | grep -qx '\[app\] layer: tier base' \
     || { fail "the layer of the unchanged tier base was not a cache hit"; return 1; }
   in_image python3 -m app.main | grep -q '^cache-e2e 1.16.0 3.6$' || fail "the image does not have idna 3.6"
 }
@@ -401,24 +374,4 @@ TESTS=(
   test_inline_requirements_edit
 )
 
-passed=0 failed=0
-for t in "${TESTS[@]}"; do
-  name=${t#test_}
-  if [ -n "$ONLY" ] && [ "$t" != test_preflight ] && ! [[ "$name" =~ $ONLY ]]; then continue; fi
-  REASON='' LOG=/dev/null
-  start_s=$(date +%s)
-  if "$t"; then
-    echo "ok $name ($(( $(date +%s) - start_s ))s)"
-    passed=$((passed + 1))
-  else
-    echo "FAIL $name: ${REASON:-failed}"
-    if [ "$LOG" != /dev/null ] && [ -s "$LOG" ]; then
-      echo "  (log: $LOG; last lines:)"
-      grep -Ev '^[[:space:]]*([]{}["]|$)' "$LOG" | tail -n 8 | sed 's/^/  | /'
-    fi
-    failed=$((failed + 1))
-    if [ "$t" = test_preflight ]; then break; fi
-  fi
-done
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+run_tests

@@ -13,6 +13,10 @@
 #   app_edit_runs_only_app_step       after an app-file edit only the app copy runs
 #   tests_pruned_except_dev           no tests/ inside site-packages packages in a production
 #                                     target; they are there in the NAME-dev target
+#   uv_installer                      installer = "uv" (wheels from a local index on 127.0.0.1):
+#                                     the app runs; bytecode compiled; no links into the cache,
+#                                     no uv, uv cache or pip in the image; a --no-cache rebuild
+#                                     re-runs the installs and downloads no wheel again
 # Assumes the engine is up (scripts/dockerstack.sh up), localhost/python:3.11-bookworm exists
 # (scripts/dockerstack.sh base) and the frontend image exists (scripts/build-frontend-image.sh);
 # pip reaches the package index through the host network.
@@ -25,10 +29,13 @@
 # Each test prints `ok NAME` or `FAIL NAME: reason`; the last line is `N passed, N failed`.
 # Exit status is non-zero when a test failed. Containers it starts are always removed.
 set -uo pipefail
+# shellcheck source=tests/e2e/lib.sh
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 
 FRONTEND=${STRATA_FRONTEND_IMAGE:-strata/frontend:dev}
 DEFAULT_FRONTEND=strata/frontend:dev
 BASE_IMAGE=localhost/python:3.11-bookworm
+UV_VERSION=0.13.9   # the uv strata installs (frontend/plan/src/python.rs UV_VERSION)
 ONLY=
 KEEP=0
 export DOCKER_HOST=${DOCKER_HOST:-unix:///var/run/docker.sock}
@@ -52,6 +59,7 @@ IMG=strata-e2e-layers/app
 BUILT=()   # image tags this run built (or tried to)
 
 cleanup() {
+  stop_servers
   docker ps -aq --filter "label=$LABEL" 2>/dev/null | xargs -r docker rm -f >/dev/null 2>&1
   if [ "$KEEP" = 0 ]; then
     [ ${#BUILT[@]} -gt 0 ] && docker image rm "${BUILT[@]}" >/dev/null 2>&1
@@ -135,10 +143,6 @@ write_app "$APP"
 
 # ------------------------------------------------------------------ helpers
 
-REASON=
-LOG=/dev/null
-fail() { REASON=$*; return 1; }
-
 # build LOGNAME IMAGE TARGET [extra buildx args...]: build $APP's strata.toml with rawjson
 # progress into $LOGS/LOGNAME.log (sets LOG).
 build() {
@@ -152,26 +156,25 @@ build() {
   docker "${args[@]}" "$@" "$APP" >>"$LOG" 2>&1
 }
 build_or_fail() { build "$@" || fail "build of $2 failed: $(grep -m1 -i error "$LOG")"; }
-
-# vertices LOG: CACHED<TAB>RAN<TAB>NAME per vertex of a rawjson progress log.
-vertices() {
-  jq -rs '[.[] | .vertexes[]? | select(.digest != null)] | group_by(.digest)[]
-          | {name: (map(.name) | map(select(. != null)) | last // ""),
-             cached: (map(.cached // false) | any),
-             ran: (map(.started != null) | any)}
-          | [(.cached | tostring), (.ran | tostring), .name] | @tsv' \
-    < <(sed -n '/^{/,/^}/p' "$1") 2>/dev/null
+# build_dir DIR LOGNAME IMAGE [extra buildx args...]: build DIR/strata.toml (its default target).
+build_dir() {
+  local dir=$1 name=$2 image=$3; shift 3
+  LOG=$LOGS/$name.log
+  BUILT+=("$image")
+  local args=(buildx build --network host --load --progress=rawjson -f "$dir/strata.toml" -t "$image")
+  [ "$FRONTEND" != "$DEFAULT_FRONTEND" ] && args+=(--build-arg "BUILDKIT_SYNTAX=$FRONTEND")
+  echo "+ docker ${args[*]} $* $dir" >"$LOG"
+  docker "${args[@]}" "$@" "$dir" >>"$LOG" 2>&1
 }
+
 # Vertices that are not build steps: loading, resolving, exporting; strata's layer slicing
 # (DiffOp "layer: ...") and assembly (MergeOp "assemble image layers") are not execs either.
 NOT_A_STEP_RE='^\[internal\]|load build (context|definition)|load \.dockerignore|load metadata|resolve image config|local://|docker-image://|FROM |^exporting|^naming|^writing image|^unpacking|\] layer: |assemble image layers'
 ran_steps() {
-  vertices "$1" | awk -F'\t' '$1 == "false" && $2 == "true" {print $3}' \
+  ran_not_cached "$1" \
     | grep -Ev -- "$NOT_A_STEP_RE" | grep -Fv -- "$BASE_IMAGE" || true
 }
 
-has_image() { docker image inspect "$1" >/dev/null 2>&1; }
-need_image() { has_image "$1" || fail "image $1 was not built (an earlier test failed)"; }
 layers() { docker image inspect -f '{{json .RootFS.Layers}}' "$1"; }
 
 # layer_files IMAGE: one line per layer, bottom first: DIFF_ID<TAB>space-separated paths of a few
@@ -318,6 +321,85 @@ test_tests_pruned_except_dev() {
     || fail "production target has the dev tier (iniconfig)"
 }
 
+# --- installer = "uv": its own app, with a local index whose log shows what was downloaded
+
+UVAPP=$WORK/uvapp
+UV_IMG=$IMG-uv:$RUN_ID
+test_uv_installer() {
+  local idx=$WORK/uv-index port
+  rm -rf "$UVAPP" "$idx"; mkdir -p "$UVAPP/req" "$UVAPP/app" "$idx/packages"
+  # A PEP 503 index on 127.0.0.1 with the app's wheels and uv's own (strata installs uv from
+  # the spec's index), whose request log tells which wheels each build downloaded.
+  python3 -m pip download -q --no-deps --only-binary=:all: -d "$idx/packages" \
+      typing-extensions==4.16.0 idna==3.20 uv=="$UV_VERSION" >"$LOGS/uv-download.log" 2>&1 \
+    || { fail "pip download of the index's wheels failed: $(tail -n 2 "$LOGS/uv-download.log")"; return 1; }
+  python3 - "$idx" <<'PY' || { fail "could not write the index"; return 1; }
+import hashlib, os, re, sys
+root = sys.argv[1]
+for name in os.listdir(f"{root}/packages"):
+    project = re.sub(r"[-_.]+", "-", name.split("-")[0]).lower()
+    sha = hashlib.sha256(open(f"{root}/packages/{name}", "rb").read()).hexdigest()
+    os.makedirs(f"{root}/simple/{project}", exist_ok=True)
+    with open(f"{root}/simple/{project}/index.html", "a") as f:
+        f.write(f'<a href="../../packages/{name}#sha256={sha}">{name}</a>\n')
+PY
+  port=$(free_port)
+  serve uv-index "$port" python3 -m http.server --bind 127.0.0.1 --directory "$idx" "$port" || return 1
+  cat >"$UVAPP/strata.toml" <<SPEC
+# syntax=strata/frontend:dev
+version = 1
+[image]
+base = "$BASE_IMAGE"
+[python]
+installer = "uv"
+index-url = "http://127.0.0.1:$port/simple"
+[[python.layers]]
+name = "base"
+requirements = ["req/base.txt"]
+[[python.layers]]
+name = "last"
+requirements = ["req/last.txt"]
+[app]
+include = ["app/"]
+[run]
+cmd = ["python", "-m", "app"]
+SPEC
+  echo "typing-extensions==4.16.0" >"$UVAPP/req/base.txt"
+  echo "idna==3.20" >"$UVAPP/req/last.txt"
+  printf 'import idna, typing_extensions\nprint(idna.encode("strata.example").decode())\n' >"$UVAPP/app/__main__.py"
+  : >"$UVAPP/app/__init__.py"
+
+  build_dir "$UVAPP" uv "$UV_IMG" || { fail "build with installer = \"uv\" failed: $(grep -m1 -i error "$LOG")"; return 1; }
+  local out; out=$(docker run --rm --network none --label "$LABEL" "$UV_IMG" 2>&1)
+  [ "$out" = strata.example ] || { fail "the uv-built app printed '$out'"; return 1; }
+  vertices "$LOG" | cut -f5 | grep -q 'uv install tier base' \
+    || { fail "no 'uv install tier base' step in the build"; return 1; }
+  grep -Eq '"GET /packages/idna-3\.20-[^ ]*\.whl HTTP/1\.[01]" 200' "$LOGS/uv-index.server.log" \
+    || { fail "the first build did not download idna from the local index"; return 1; }
+  # What the image holds: bytecode compiled in the install step; copies, not links into the
+  # cache mount (UV_LINK_MODE=copy); no uv, no uv cache, no pip, no tool venv.
+  out=$(in_image "$UV_IMG" '
+    sp=$(echo /opt/venv/lib/python3*/site-packages)
+    ls "$sp"/idna/__pycache__/*.pyc >/dev/null 2>&1 || echo "no compiled bytecode in idna/__pycache__"
+    n=$(find "$sp" -type l | wc -l); [ "$n" = 0 ] || echo "$n symlinks in site-packages"
+    n=$(find "$sp" -type f -links +1 | wc -l); [ "$n" = 0 ] || echo "$n hard-linked files in site-packages"
+    command -v uv >/dev/null 2>&1 && echo "uv on PATH: $(command -v uv)"
+    [ -e /opt/strata-tools ] && echo "/opt/strata-tools exists"
+    if [ -d /root/.cache/uv ] && [ -n "$(ls -A /root/.cache/uv)" ]; then echo "uv cache in the image"; fi
+    ls "$sp"/pip >/dev/null 2>&1 && echo "pip in the venv"
+    true' 2>&1)
+  [ -z "$out" ] || { fail "$(echo "$out" | paste -sd ';' -)"; return 1; }
+  # The uv cache is a cache mount shared across builds: with --no-cache every step runs again,
+  # and still no wheel of the app is downloaded a second time.
+  local before; before=$(wc -l <"$LOGS/uv-index.server.log")
+  build_dir "$UVAPP" uv-again "$UV_IMG" --no-cache || { fail "--no-cache rebuild failed: $(grep -m1 -i error "$LOG")"; return 1; }
+  ran_steps "$LOG" | grep -q 'uv install tier last' \
+    || { fail "with --no-cache the install step did not run again"; return 1; }
+  local again
+  again=$(tail -n +"$((before + 1))" "$LOGS/uv-index.server.log" | grep -E '"GET /packages/(idna|typing_extensions)-[^ ]*" 200' || true)
+  [ -z "$again" ] || fail "the rebuild downloaded wheels again (uv cache mount not reused): $(echo "$again" | head -n 2 | paste -sd ' ' -)"
+}
+
 # ------------------------------------------------------------------ runner
 
 TESTS=(
@@ -328,26 +410,10 @@ TESTS=(
   test_tests_pruned_except_dev
   test_app_edit_runs_only_app_step
   test_tier_change_keeps_earlier_layers
+  test_uv_installer
 )
 
-passed=0 failed=0
-for t in "${TESTS[@]}"; do
-  name=${t#test_}
-  if [ -n "$ONLY" ] && [ "$t" != test_preflight ] && [ "$t" != test_builds ] && ! [[ "$name" =~ $ONLY ]]; then continue; fi
-  REASON='' LOG=/dev/null
-  start_s=$(date +%s)
-  if "$t"; then
-    echo "ok $name ($(( $(date +%s) - start_s ))s)"
-    passed=$((passed + 1))
-  else
-    echo "FAIL $name: ${REASON:-failed}"
-    if [ "$LOG" != /dev/null ] && [ -s "$LOG" ]; then
-      echo "  (log: $LOG; last lines:)"
-      grep -Ev '^[[:space:]]*([]{}["]|$)' "$LOG" | tail -n 8 | sed 's/^/  | /'
-    fi
-    failed=$((failed + 1))
-    if [ "$t" = test_preflight ]; then break; fi
-  fi
-done
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+# --only REGEX: the builds every check needs run too.
+selected() { [ -z "$ONLY" ] || [ "$1" = test_preflight ] || [ "$1" = test_builds ] || [[ "${1#test_}" =~ $ONLY ]]; }
+
+run_tests

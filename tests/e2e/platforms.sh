@@ -27,6 +27,8 @@
 # Each test prints `ok NAME`, `FAIL NAME: reason` or `skip NAME: reason`; the last line is
 # `N passed, N failed, N skipped`. Exit status is non-zero when a test failed.
 set -uo pipefail
+# shellcheck source=tests/e2e/lib.sh
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 
 FRONTEND=${STRATA_FRONTEND_IMAGE:-strata/frontend:dev}
 ONLY=
@@ -65,12 +67,6 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # ------------------------------------------------------------------ helpers
-
-REASON=
-LOG=/dev/null
-SKIP=
-fail() { REASON=$*; return 1; }
-skip() { SKIP=$*; return 0; }
 
 APP=$WORK/app
 
@@ -119,7 +115,6 @@ build() {
 
 # names LOG: the vertex names of a rawjson log.
 names() { jq -r '.vertexes[]?.name // empty' < <(sed -n '/^{/,/^}/p' "$1") 2>/dev/null | sort -u; }
-
 
 # ------------------------------------------------------------------ tests
 
@@ -282,29 +277,4 @@ TESTS=(
   test_two_platforms_emulated
 )
 
-passed=0 skipped=0
-for t in "${TESTS[@]}"; do
-  name=${t#test_}
-  if [ -n "$ONLY" ] && [ "$t" != test_preflight ] && ! [[ "$name" =~ $ONLY ]]; then continue; fi
-  REASON='' SKIP='' LOG=/dev/null
-  start_s=$(date +%s)
-  if "$t"; then
-    if [ -n "$SKIP" ]; then
-      echo "skip $name: $SKIP"
-      skipped=$((skipped + 1))
-    else
-      echo "ok $name ($(( $(date +%s) - start_s ))s)"
-      passed=$((passed + 1))
-    fi
-  else
-    echo "FAIL $name: ${REASON:-failed}"
-    if [ "$LOG" != /dev/null ] && [ -s "$LOG" ]; then
-      echo "  (log: $LOG; last lines:)"
-      grep -Ev '^[[:space:]]*([]{}["]|$)' "$LOG" | tail -n 8 | sed 's/^/  | /'
-    fi
-    failed=$((failed + 1))
-    if [ "$t" = test_preflight ]; then break; fi
-  fi
-done
-echo "$passed passed, $failed failed, $skipped skipped"
-[ "$failed" = 0 ]
+run_tests

@@ -19,6 +19,8 @@
 # Each test prints `ok NAME` or `FAIL NAME: reason`; the last line is `N passed, N failed`.
 # Exit status is non-zero when a test failed. Containers it starts are always removed.
 set -uo pipefail
+# shellcheck source=tests/e2e/lib.sh
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 FRONTEND=${STRATA_FRONTEND_IMAGE:-strata/frontend:dev}
@@ -64,10 +66,6 @@ trap 'exit 130' INT TERM
 
 # ------------------------------------------------------------------ helpers
 
-REASON=
-LOG=/dev/null
-fail() { REASON=$*; return 1; }
-
 # build LOGNAME CONTEXT IMAGE [PROGRESS] [extra buildx args...]: build CONTEXT/strata.toml.
 # Output (progress and errors) goes to $LOGS/LOGNAME.log; sets LOG.
 build() {
@@ -80,58 +78,6 @@ build() {
   echo "+ docker ${args[*]} $* $ctx" >"$LOG"
   docker "${args[@]}" "$@" "$ctx" >>"$LOG" 2>&1
 }
-
-# vertices LOG: one line per vertex of a rawjson progress log (its top-level objects are the
-# blocks from a line `{` to a line `}`; other lines, such as the command or errors, are skipped): CACHED<TAB>RAN<TAB>NAME, where
-# RAN is true when BuildKit started it and CACHED is true when it reported a cache hit.
-vertices() {
-  jq -rs '[.[] | .vertexes[]? | select(.digest != null)] | group_by(.digest)[]
-          | {name: (map(.name) | map(select(. != null)) | last // ""),
-             exec: (map(select(.started != null and ((.cached // false) | not)
-                               and ((.inputs // []) | length) > 0)) | length > 0),
-             inputs: (map(.inputs // []) | add | unique | length)}
-          | [(.exec | tostring), (.inputs | tostring), .name] | @tsv' \
-    < <(sed -n '/^{/,/^}/p' "$1") 2>/dev/null
-}
-
-# executed LOG: the names of the steps that ran. A step is a vertex with inputs (exec,
-# file, diff, merge); sources (images, spec, context) are sent again by every build. A
-# vertex executed when the solver's own update (the one carrying its inputs) started it
-# without a cache hit: `cached` alone misses a hit that ran anyway and would count a
-# registry layer pull as a run. See tests/e2e/cache.sh.
-executed() {
-  vertices "$1" | awk -F'\t' '$1 == "true" && $2 > 0 {print $3}' | sort -u || true
-}
-
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-# start NAME IMAGE PORT [docker run args...]: run IMAGE detached on the host network.
-start() {
-  local name=$1 image=$2 port=$3; shift 3
-  port_busy "$port" && { fail "port $port is already in use on this host"; return 1; }
-  docker run -d --network host --label "$LABEL" --name "$name-$RUN_ID" "$@" "$image" \
-    >>"$LOGS/$name.run.log" 2>&1 || { fail "docker run failed: $(tail -n1 "$LOGS/$name.run.log")"; return 1; }
-}
-
-stop() { docker rm -f "$1-$RUN_ID" >/dev/null 2>&1 || true; }
-
-# wait_http NAME PORT PATH: poll until http://127.0.0.1:PORT/PATH answers 2xx; body in $BODY.
-wait_http() {
-  local name=$1 port=$2 path=$3 deadline=$(( $(date +%s) + HEALTH_TIMEOUT ))
-  BODY=
-  while [ "$(date +%s)" -lt "$deadline" ]; do
-    if BODY=$(curl -fsS --max-time 3 "http://127.0.0.1:$port$path" 2>/dev/null); then return 0; fi
-    if [ "$(docker inspect -f '{{.State.Running}}' "$name-$RUN_ID" 2>/dev/null)" != true ]; then
-      fail "container exited before answering on :$port$path; logs: $(docker logs --tail 5 "$name-$RUN_ID" 2>&1 | tr '\n' ' ')"
-      return 1
-    fi
-    sleep 1
-  done
-  fail "no answer on http://127.0.0.1:$port$path within ${HEALTH_TIMEOUT}s; logs: $(docker logs --tail 5 "$name-$RUN_ID" 2>&1 | tr '\n' ' ')"
-}
-
-has_image() { docker image inspect "$1" >/dev/null 2>&1; }
-need_image() { has_image "$1" || fail "image $1 was not built (an earlier test failed)"; }
 
 # config IMAGE JQ: a field of the image's config, as compact JSON.
 config() { docker image inspect "$1" 2>/dev/null | jq -c ".[0].Config | $2"; }
@@ -217,7 +163,7 @@ test_fastapi_hello_rebuild_all_cached() {
   build fastapi-hello-rebuild "$EXAMPLES/fastapi-hello" "$HELLO" rawjson \
     || { fail "rebuild failed: $(grep -m1 -i 'error' "$LOG")"; return 1; }
   local n ran
-  n=$(vertices "$LOG" | awk -F'\t' '$2 > 0' | wc -l)
+  n=$(vertices "$LOG" | awk -F'\t' '$4 > 0' | wc -l)
   [ "$n" -gt 0 ] || { fail "no step in the progress output (unparsable log?)"; return 1; }
   ran=$(executed "$LOG")
   [ -z "$ran" ] || fail "steps ran again with nothing changed: $(echo "$ran" | paste -sd '|' -)"
@@ -339,24 +285,4 @@ TESTS=(
   test_misspelt_key_is_reported
 )
 
-passed=0 failed=0
-for t in "${TESTS[@]}"; do
-  name=${t#test_}
-  if [ -n "$ONLY" ] && [ "$t" != test_preflight ] && ! [[ "$name" =~ $ONLY ]]; then continue; fi
-  REASON='' LOG=/dev/null
-  start_s=$(date +%s)
-  if "$t"; then
-    echo "ok $name ($(( $(date +%s) - start_s ))s)"
-    passed=$((passed + 1))
-  else
-    echo "FAIL $name: ${REASON:-failed}"
-    if [ "$LOG" != /dev/null ] && [ -s "$LOG" ]; then
-      echo "  (log: $LOG; last lines:)"
-      grep -Ev '^[[:space:]]*([]{}["]|$)' "$LOG" | tail -n 8 | sed 's/^/  | /'
-    fi
-    failed=$((failed + 1))
-    if [ "$t" = test_preflight ]; then break; fi
-  fi
-done
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+run_tests

@@ -30,6 +30,8 @@
 # Exit status is non-zero when a test failed. Containers, servers and (unless --keep) images
 # this script made are removed at exit.
 set -uo pipefail
+# shellcheck source=tests/e2e/lib.sh
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 FRONTEND=${STRATA_FRONTEND_IMAGE:-strata/frontend:dev}
@@ -66,10 +68,8 @@ rm -rf "$LOGS" "$COPIES" "$WORK/srv" "$WORK/tmp"   # only what this script puts 
 mkdir -p "$LOGS" "$COPIES" "$WORK/srv" "$WORK/tmp"
 
 BUILT=()     # image tags this run built (or tried to)
-SERVERS=()   # pids of the servers this run started
 cleanup() {
-  local p
-  for p in "${SERVERS[@]}"; do kill "$p" 2>/dev/null; done
+  stop_servers
   docker ps -aq --filter "label=$LABEL" 2>/dev/null | xargs -r docker rm -f >/dev/null 2>&1
   if [ "$KEEP" = 0 ]; then
     rm -rf "$COPIES" "$WORK/srv" "$WORK/tmp"
@@ -82,10 +82,6 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # ------------------------------------------------------------------ helpers
-
-REASON=
-LOG=/dev/null
-fail() { REASON=$*; return 1; }
 
 # build LOGNAME CONTEXT IMAGE PROGRESS [extra buildx args...]: build CONTEXT/strata.toml.
 # Output (progress and errors) goes to $LOGS/LOGNAME.log; sets LOG.
@@ -116,20 +112,9 @@ dockerfile_image() {
   fail "could not build stand-in $1 (log $log)"
 }
 
-# vertices LOG: CACHED<TAB>RAN<TAB>NAME for each vertex of a rawjson progress log.
-vertices() {
-  jq -rs '[.[] | .vertexes[]? | select(.digest != null)] | group_by(.digest)[]
-          | {name: (map(.name) | map(select(. != null)) | last // ""),
-             cached: (map(.cached // false) | any),
-             ran: (map(.started != null) | any)}
-          | [(.cached | tostring), (.ran | tostring), .name] | @tsv' \
-    < <(sed -n '/^{/,/^}/p' "$1") 2>/dev/null
-}
 # ran_again LOG REGEX: names of vertices matching REGEX that ran and were not cache hits.
-ran_again() { vertices "$1" | awk -F'\t' '$1 == "false" && $2 == "true" {print $3}' | grep -E -- "$2" || true; }
+ran_again() { ran_not_cached "$1" | grep -E -- "$2" || true; }
 
-has_image() { docker image inspect "$1" >/dev/null 2>&1; }
-need_image() { has_image "$1" || fail "image $1 was not built (an earlier test failed)"; }
 config() { docker image inspect "$1" 2>/dev/null | jq -c ".[0].Config | $2"; }
 layers() { docker image inspect -f '{{json .RootFS.Layers}}' "$1" | jq -r '.[]'; }
 
@@ -139,43 +124,6 @@ in_image() { docker run --rm --network none --label "$LABEL" --entrypoint "$2" "
 dists() {
   in_image "$1" python3 -c 'import importlib.metadata as m, sys
 print(",".join(d for d in sys.argv[1:] if any(x.metadata["Name"].lower() == d for x in m.distributions())))' "${@:2}" 2>&1
-}
-
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-# serve NAME PORT COMMAND...: start a server in the background, wait for its port.
-serve() {
-  local name=$1 port=$2; shift 2
-  "$@" >"$LOGS/$name.server.log" 2>&1 &
-  SERVERS+=($!)
-  local i
-  for i in $(seq 50); do port_busy "$port" && return 0; sleep 0.1; done
-  fail "$name did not listen on 127.0.0.1:$port: $(tail -n 3 "$LOGS/$name.server.log")"
-}
-
-# start NAME IMAGE PORT: run IMAGE detached on the host network.
-start() {
-  local name=$1 image=$2 port=$3
-  port_busy "$port" && { fail "port $port is already in use on this host"; return 1; }
-  docker run -d --network host --label "$LABEL" --name "$name-$RUN_ID" "$image" \
-    >>"$LOGS/$name.run.log" 2>&1 || { fail "docker run $image failed: $(tail -n1 "$LOGS/$name.run.log")"; return 1; }
-}
-stop() { docker rm -f "$1-$RUN_ID" >/dev/null 2>&1 || true; }
-
-# wait_http NAME PORT PATH: poll until http://127.0.0.1:PORT/PATH answers 2xx; body in $BODY.
-wait_http() {
-  local name=$1 port=$2 path=$3 deadline=$(( $(date +%s) + HEALTH_TIMEOUT ))
-  BODY=
-  while [ "$(date +%s)" -lt "$deadline" ]; do
-    if BODY=$(curl -fsS --max-time 3 "http://127.0.0.1:$port$path" 2>/dev/null); then return 0; fi
-    if [ "$(docker inspect -f '{{.State.Running}}' "$name-$RUN_ID" 2>/dev/null)" != true ]; then
-      fail "$name exited before answering on :$port$path: $(docker logs --tail 5 "$name-$RUN_ID" 2>&1 | tr '\n' ' ')"
-      return 1
-    fi
-    sleep 1
-  done
-  fail "$name: no answer on :$port$path within ${HEALTH_TIMEOUT}s: $(docker logs --tail 5 "$name-$RUN_ID" 2>&1 | tr '\n' ' ')"
 }
 
 copy_example() { rm -rf "$2"; mkdir -p "$(dirname "$2")"; cp -a "$EXAMPLES/$1" "$2"; }
@@ -824,24 +772,4 @@ selected() {
   return 1
 }
 
-passed=0 failed=0
-for t in "${TESTS[@]}"; do
-  selected "$t" || continue
-  name=${t#test_}
-  REASON='' LOG=/dev/null
-  start_s=$(date +%s)
-  if "$t"; then
-    echo "ok $name ($(( $(date +%s) - start_s ))s)"
-    passed=$((passed + 1))
-  else
-    echo "FAIL $name: ${REASON:-failed}"
-    if [ "$LOG" != /dev/null ] && [ -s "$LOG" ]; then
-      echo "  (log: $LOG; last lines:)"
-      grep -Ev '^[[:space:]]*([]{}["]|$)' "$LOG" | tail -n 8 | sed 's/^/  | /'
-    fi
-    failed=$((failed + 1))
-    if [ "$t" = test_preflight ]; then break; fi
-  fi
-done
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+run_tests
