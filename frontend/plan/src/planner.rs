@@ -163,6 +163,10 @@ pub fn plan(t: &Target, opts: &PlanOptions) -> Result<Plan, PlanError> {
 
 /// The installer, the venv and one install step per tier, on the builder. Returns the
 /// venv's layers (merge/diff only) and the state with every tier installed.
+///
+/// The installer's tool venv and the app's venv are made side by side from the builder
+/// (neither needs the other); each install step runs on the venv with the tool venv
+/// bind-mounted read-only at its own path, so the tools are in no layer's diff.
 fn python_tiers(
     b: &mut Builder,
     t: &Target,
@@ -186,7 +190,7 @@ fn python_tiers(
     let venv = b.exec(
         format!("create venv {}", t.python.venv),
         Exec {
-            root: tools,
+            root: builder,
             env_of: builder_img,
             args: sh(python::create_venv_script(&t.python, t.dev)),
             env: vec![],
@@ -196,7 +200,7 @@ fn python_tiers(
         },
     );
     if merge {
-        layers.push(b.diff(format!("layer: venv {}", t.python.venv), tools, venv));
+        layers.push(b.diff(format!("layer: venv {}", t.python.venv), builder, venv));
     }
 
     let mut seen_reqs: Vec<String> = Vec::new();
@@ -237,6 +241,11 @@ fn python_tiers(
                         target: python::CONTEXT_MOUNT.into(),
                         from: ctx,
                         source: "/".into(),
+                    },
+                    Mount::Bind {
+                        target: python::TOOLS_DIR.into(),
+                        from: tools,
+                        source: python::TOOLS_DIR.into(),
                     },
                     Mount::Cache {
                         target: install.cache_dir.into(),

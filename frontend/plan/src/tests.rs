@@ -413,19 +413,30 @@ fn explain_mentions_every_step() {
 #[test]
 fn the_installer_stays_in_the_builder() {
     let p = plan(&target(), &PlanOptions::default()).unwrap();
-    let (tools, _) = find(&p, "[core] builder: install pip");
-    let (venv, _) = find(&p, "[core] create venv /opt/venv");
+    let (tools, t) = find(&p, "[core] builder: install pip");
+    let (venv, v) = find(&p, "[core] create venv /opt/venv");
     let (_, layer) = find(&p, "[core] layer: venv /opt/venv");
-    // The venv layer is what venv creation changed over the tools: no installer in it.
+    // The tool venv and the app's venv are made side by side from the builder: no false
+    // ordering edge between them, and the venv layer cannot hold the installer.
+    assert_eq!(exec(v).root, exec(t).root);
     assert_eq!(
         layer.kind,
         NodeKind::Diff {
-            lower: tools,
+            lower: exec(t).root,
             upper: venv
         }
     );
-    let (_, v) = find(&p, "[core] create venv /opt/venv");
     assert!(exec(v).args[2].contains("--without-pip"));
+    // Each install step runs on the venv chain with the tools bind-mounted read-only.
+    for tier in ["base", "core"] {
+        let (_, n) = find(&p, &format!("[core] pip install tier {tier}"));
+        assert!(
+            exec(n).mounts.iter().any(|m| matches!(m, Mount::Bind { target, from, source }
+                if target == "/opt/strata-tools" && *from == tools && source == "/opt/strata-tools")),
+            "tier {tier} does not mount the tool venv"
+        );
+        assert_ne!(exec(n).root, tools);
+    }
 }
 
 #[test]
