@@ -8,6 +8,8 @@
 #                                     of the base image, the runtime chain, the venv and the
 #                                     earlier tiers keep their digests (and only that tier's changes)
 #   services_share_base_tier          two services sharing tier "base" have the same layer for it
+#   non_root_owns_only_its_workdir    runs as uid 10001, which owns /app (the workdir) and nothing
+#                                     in the venv or the app's code
 #   final_image_is_clean              no compiler, no apt lists, no pip cache, no pip in the venv,
 #                                     no /opt/strata-tools (and the runtime package is there)
 #   app_edit_runs_only_app_step       after an app-file edit only the app copy runs
@@ -321,6 +323,28 @@ test_tests_pruned_except_dev() {
     || fail "production target has the dev tier (iniconfig)"
 }
 
+# The image runs as uid 10001 by default; that user owns its workdir and nothing of the
+# venv or the app code (it can write /app, not the code it runs).
+test_non_root_owns_only_its_workdir() {
+  need_image "$ONE" || return 1
+  local uid out
+  uid=$(docker run --rm --network none --label "$LABEL" --entrypoint id "$ONE" -u 2>&1)
+  [ "$uid" = 10001 ] || { fail "the image runs as uid '$uid' by default, expected 10001"; return 1; }
+  out=$(in_image "$ONE" '
+    [ "$(stat -c %u /app)" = 10001 ] || echo "/app belongs to uid $(stat -c %u /app), not 10001"
+    owned=$(find /opt/venv /app -mindepth 1 -user 10001 | head -n 3)
+    [ -z "$owned" ] && [ "$(stat -c %u /opt/venv)" = 0 ] || echo "uid 10001 owns $owned $(stat -c %n:%u /opt/venv)"
+    [ -n "$(find /app -mindepth 1 -type f)" ] || echo "no app files under /app"
+    true' 2>&1)
+  [ -z "$out" ] || { fail "$(echo "$out" | paste -sd ';' -)"; return 1; }
+  out=$(docker run --rm --network none --label "$LABEL" --entrypoint sh "$ONE" -c '
+    touch /app/written-by-the-app || echo "cannot write its workdir /app"
+    touch /opt/venv/x 2>/dev/null && echo "can write /opt/venv"
+    touch /app/app/__init__.py 2>/dev/null && echo "can modify its own code"
+    true' 2>&1)
+  [ -z "$out" ] || fail "as uid 10001: $(echo "$out" | paste -sd ';' -)"
+}
+
 # --- installer = "uv": its own app, with a local index whose log shows what was downloaded
 
 UVAPP=$WORK/uvapp
@@ -406,6 +430,7 @@ TESTS=(
   test_preflight
   test_builds
   test_final_image_is_clean
+  test_non_root_owns_only_its_workdir
   test_services_share_base_tier
   test_tests_pruned_except_dev
   test_app_edit_runs_only_app_step
