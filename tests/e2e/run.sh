@@ -2,7 +2,8 @@
 # tests/e2e/run.sh — strata's end-to-end tests, through a real BuildKit.
 #
 # Builds spec-examples/* with `docker buildx build -f <example>/strata.toml`, runs the images,
-# checks what they serve and their configuration, caching, and the errors of wrong specs.
+# checks what they serve and their configuration, caching, the errors of wrong specs, and the
+# warnings buildx shows (the spec's and those about its requirements files).
 # Assumes the engine is up (scripts/dockerstack.sh up), localhost/python:3.11-bookworm exists
 # (scripts/dockerstack.sh base) and the frontend image exists (scripts/build-frontend-image.sh).
 #
@@ -267,6 +268,39 @@ test_misspelt_key_is_reported() {
   return 0
 }
 
+# Warnings go through BuildKit's warning channel and buildx prints each once: the spec's
+# own (PIP_NO_CACHE_DIR) and those about its requirements files, which the frontend reads
+# from the context (an unpinned requirement; a later tier changing an earlier pin).
+test_warnings_reach_buildx_once() {
+  local dir=$WORK/copies/warn img=strata-e2e/warn:$RUN_ID
+  rm -rf "$dir"; mkdir -p "$dir"
+  printf 'six==1.16.0\nidna>=3.0\n' >"$dir/base.txt"
+  printf 'six==1.17.0\n' >"$dir/later.txt"
+  cat >"$dir/strata.toml" <<SPEC
+# syntax=$DEFAULT_FRONTEND
+version = 1
+[image]
+base = "$BASE_IMAGE"
+env = { PIP_NO_CACHE_DIR = "1" }
+[[python.layers]]
+name = "base"
+requirements = ["base.txt"]
+[[python.layers]]
+name = "later"
+requirements = ["later.txt"]
+[app]
+include = []
+SPEC
+  build warn "$dir" "$img" plain || { fail "the build failed: $(grep -m1 -i error "$LOG")"; return 1; }
+  local w
+  for w in '`PIP_NO_CACHE_DIR` has no effect' \
+           '`idna>=3.0` in `base.txt` is not pinned to one version' \
+           'tier `later` asks for `six==1.17.0`, which tier `base` pinned to 1.16.0'; do
+    grep -qF -- "WARN: strata.toml: $w" "$LOG" || { fail "buildx did not show the warning '$w'"; return 1; }
+  done
+  grep -q '3 warnings found' "$LOG" || fail "expected exactly 3 warnings: $(grep -m1 'warnings\? found' "$LOG")"
+}
+
 # ------------------------------------------------------------------ runner
 
 TESTS=(
@@ -283,6 +317,7 @@ TESTS=(
   test_two_services_share_base_tier
   test_two_services_without_target_lists_them
   test_misspelt_key_is_reported
+  test_warnings_reach_buildx_once
 )
 
 run_tests

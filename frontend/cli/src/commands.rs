@@ -108,7 +108,13 @@ fn check(c: &Common, list_targets: bool) -> Result<ExitCode> {
             return Ok(ExitCode::FAILURE);
         }
     };
-    let diags = spec.check(&c.build_args);
+    let mut diags = spec.check(&c.build_args);
+    // The requirements files, read from the spec's directory (the usual build context);
+    // those that are not there are the build's to report.
+    let dir = c.spec.parent().unwrap_or(Path::new("."));
+    diags.extend(spec.requirement_warnings(&c.build_args, &|p| {
+        std::fs::read_to_string(dir.join(p)).ok()
+    }));
     report(&file, &diags);
     if diags.iter().any(Diagnostic::is_error) {
         return Ok(ExitCode::FAILURE);

@@ -17,7 +17,11 @@ fn spec() -> String {
 }
 
 fn stops_reading_early(args: &[&str]) {
-    let dir = std::env::temp_dir().join(format!("strata-pipes-{}-{}", std::process::id(), args.join("-")));
+    let dir = std::env::temp_dir().join(format!(
+        "strata-pipes-{}-{}",
+        std::process::id(),
+        args.join("-")
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("strata.toml"), spec()).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_strata"))
@@ -35,8 +39,15 @@ fn stops_reading_early(args: &[&str]) {
     let out = child.wait_with_output().unwrap();
     let _ = std::fs::remove_dir_all(&dir);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "strata {args:?} exited {:?}: {stderr}", out.status);
-    assert!(stderr.is_empty(), "strata {args:?} wrote to stderr: {stderr}");
+    assert!(
+        out.status.success(),
+        "strata {args:?} exited {:?}: {stderr}",
+        out.status
+    );
+    assert!(
+        stderr.is_empty(),
+        "strata {args:?} wrote to stderr: {stderr}"
+    );
 }
 
 #[test]

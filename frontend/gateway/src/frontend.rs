@@ -53,10 +53,13 @@ pub async fn build(bridge: &Bridge, opts: &Options) -> Result<BuildResult, Front
             check_paths: i == 0,
         })
         .collect();
-    let builds = join_all(jobs.iter().map(|job| build_platform(bridge, opts, &input, job)))
-        .await
-        .into_iter()
-        .collect::<Result<Vec<_>, _>>()?;
+    let builds = join_all(
+        jobs.iter()
+            .map(|job| build_platform(bridge, opts, &input, job)),
+    )
+    .await
+    .into_iter()
+    .collect::<Result<Vec<_>, _>>()?;
     Ok(BuildResult::assemble(builds, multi))
 }
 
@@ -65,6 +68,8 @@ struct SpecInput {
     file: SourceFile,
     target: strata_spec::model::Target,
     dockerignore: Vec<String>,
+    /// The digest of the vertex that loaded the spec, which warnings refer to.
+    spec_vertex: String,
 }
 
 /// Reads the spec (and the .dockerignore beside it or at the context root), resolves the
@@ -111,14 +116,14 @@ async fn load_spec(bridge: &Bridge, opts: &Options) -> Result<SpecInput, Fronten
     let (target, warnings) = spec
         .resolve_with_warnings(opts.target.as_deref(), &opts.build_args)
         .map_err(|d| FrontendError::spec(&file, d))?;
-    let spec_warnings = spec.warnings();
-    join_all(
-        spec_warnings
-            .iter()
-            .chain(&warnings)
-            .map(|w| warn(bridge, &file, &spec_dir.1, w)),
-    )
-    .await;
+    // The spec's own warnings and the target's overlap (an image's tag is both).
+    let mut all: Vec<&strata_spec::Diagnostic> = vec![];
+    for w in spec.warnings().iter().chain(&warnings) {
+        if !all.contains(&w) {
+            all.push(w);
+        }
+    }
+    join_all(all.into_iter().map(|w| warn(bridge, &file, &spec_dir.1, w))).await;
 
     let ignore_text = match beside {
         Ok(t) => Some(t),
@@ -134,6 +139,7 @@ async fn load_spec(bridge: &Bridge, opts: &Options) -> Result<SpecInput, Fronten
         file,
         target,
         dockerignore,
+        spec_vertex: spec_dir.1,
     })
 }
 
@@ -191,7 +197,7 @@ async fn build_platform(
                         if job.check_paths {
                             check_required_paths(bridge, &provisional, &lower_opts, file).await
                         } else {
-                            Ok(())
+                            Ok(BTreeMap::new())
                         }
                     },
                 );
@@ -205,16 +211,21 @@ async fn build_platform(
         };
     let plan = plan_platform(target, &id, job.layering, systems, job.tag_names)
         .map_err(|e| FrontendError::plan(file, e))?;
-    let resolved = match early {
+    let (resolved, found) = match early {
         Some((images, resolved, paths)) if images == plan.images => {
-            paths?;
-            resolved?
+            let found = paths?;
+            (resolved?, found)
         }
         _ => {
-            if job.check_paths {
-                check_required_paths(bridge, &plan, &lower_opts, file).await?;
-            }
-            resolve_images(bridge, opts, &plan, target, file, job).await?
+            let found = if job.check_paths {
+                check_required_paths(bridge, &plan, &lower_opts, file).await?
+            } else {
+                BTreeMap::new()
+            };
+            (
+                resolve_images(bridge, opts, &plan, target, file, job).await?,
+                found,
+            )
         }
     };
     let (images, base_config) = resolved;
@@ -224,7 +235,12 @@ async fn build_platform(
         .map_err(|e| FrontendError::Internal(e.to_string()))?;
     // Every solve that builds steps gets the cache imports (`--cache-from`): the ones
     // that only load the spec or the context have nothing to import.
-    let reference = bridge.solve(def, opts.cache_imports.clone(), false).await?;
+    // The requirements files' warnings go out while the build runs.
+    let (reference, ()) = tokio::join!(
+        bridge.solve(def, opts.cache_imports.clone(), false),
+        requirement_warnings(bridge, input, &found),
+    );
+    let reference = reference?;
     let config = strata_llb::image_config(
         base_config.as_deref(),
         &plan.config,
@@ -479,6 +495,42 @@ async fn warn(bridge: &Bridge, file: &SourceFile, vertex: &str, d: &strata_spec:
     }
 }
 
+/// Warnings about the target's requirements files (unpinned requirements, later tiers
+/// changing earlier pins), read from the context views the path check solved (`found`:
+/// path → view). Only the build that checked the paths sends them, once.
+async fn requirement_warnings(bridge: &Bridge, input: &SpecInput, found: &BTreeMap<String, RefId>) {
+    let paths: Vec<&String> = input
+        .target
+        .tiers
+        .iter()
+        .flat_map(|t| &t.requirements)
+        .map(|r| &r.value)
+        .filter(|p| found.contains_key(p.as_str()))
+        .collect();
+    if paths.is_empty() {
+        return;
+    }
+    let texts = join_all(
+        paths
+            .iter()
+            .map(|p| bridge.read_file(&found[p.as_str()], p, None)),
+    )
+    .await;
+    let texts: BTreeMap<&str, String> = paths
+        .iter()
+        .zip(texts)
+        .filter_map(|(p, t)| Some((p.as_str(), String::from_utf8_lossy(&t.ok()?).into_owned())))
+        .collect();
+    let warnings =
+        strata_spec::requirements::warnings(&input.target.tiers, &|p| texts.get(p).cloned());
+    join_all(
+        warnings
+            .iter()
+            .map(|w| warn(bridge, &input.file, &input.spec_vertex, w)),
+    )
+    .await;
+}
+
 /// Every requirements file and include path must be in the context (after
 /// .dockerignore). Each context view is solved as the build will solve it (same op, so
 /// BuildKit transfers it once) and the paths are looked up in it.
@@ -487,7 +539,7 @@ async fn check_required_paths(
     plan: &Plan,
     o: &LowerOptions,
     file: &SourceFile,
-) -> Result<(), FrontendError> {
+) -> Result<BTreeMap<String, RefId>, FrontendError> {
     // Each path is looked up in the first view that has it; the views are solved and the
     // paths looked up all at once.
     let mut checked: Vec<&str> = vec![];
@@ -514,12 +566,14 @@ async fn check_required_paths(
                     .map(|r| bridge.stat_file(&dir, r.path.trim_end_matches('/'))),
             )
             .await;
-            Ok::<_, BridgeError>(wanted.into_iter().zip(stats).collect::<Vec<_>>())
+            Ok::<_, BridgeError>((dir, wanted.into_iter().zip(stats).collect::<Vec<_>>()))
         });
     }
     // In the plan's order: the first missing path is the one reported.
-    for found in join_all(lookups).await {
-        for (r, stat) in found? {
+    let mut found_in = BTreeMap::new();
+    for looked in join_all(lookups).await {
+        let (dir, stats) = looked?;
+        for (r, stat) in stats {
             if stat?.is_none() {
                 return Err(FrontendError::at(
                     file,
@@ -536,9 +590,10 @@ async fn check_required_paths(
                     ),
                 ));
             }
+            found_in.insert(r.path.clone(), dir.clone());
         }
     }
-    Ok(())
+    Ok(found_in)
 }
 
 fn image_span(t: &strata_spec::model::Target, reference: &str) -> Option<Span> {

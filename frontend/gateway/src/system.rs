@@ -62,7 +62,11 @@ async fn detect(
     let root = bridge.solve(def, vec![], false).await?;
     // All the lookups at once; the first manager in MANAGERS' order that exists wins.
     let (stats, releases) = tokio::join!(
-        join_all(MANAGERS.iter().map(|(path, _)| bridge.stat_file(&root, path))),
+        join_all(
+            MANAGERS
+                .iter()
+                .map(|(path, _)| bridge.stat_file(&root, path))
+        ),
         join_all(
             ["/etc/os-release", "/usr/lib/os-release"].map(|p| bridge.read_file(&root, p, None))
         ),

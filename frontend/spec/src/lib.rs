@@ -20,6 +20,7 @@ mod expand;
 mod lower;
 mod merge;
 pub mod model;
+pub mod requirements;
 mod resolve;
 mod schema;
 pub mod source;

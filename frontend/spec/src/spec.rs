@@ -122,6 +122,29 @@ impl Spec {
         resolve::resolve(self, target, build_args)
     }
 
+    /// The warnings about the requirements files of every target × (no variant and each
+    /// variant): unpinned requirements, later tiers changing earlier pins (see
+    /// [`crate::requirements`]). `read` gives a file's text by its path in the context.
+    pub fn requirement_warnings(
+        &self,
+        build_args: &BTreeMap<String, String>,
+        read: &dyn Fn(&str) -> Option<String>,
+    ) -> Vec<Diagnostic> {
+        let mut variants: Vec<&str> = vec![""];
+        variants.extend(self.variant_names());
+        let mut out = vec![];
+        for target in self.target_names() {
+            for v in &variants {
+                let mut args = build_args.clone();
+                args.insert(expand::VARIANT.to_string(), v.to_string());
+                if let Ok(t) = self.resolve(Some(&target), &args) {
+                    out.extend(crate::requirements::warnings(&t.tiers, read));
+                }
+            }
+        }
+        dedupe_sort(out)
+    }
+
     /// Check everything up front: every target × (no variant and each variant),
     /// with these build arguments, plus every value of the spec (also those that
     /// every target overrides). Errors first, then warnings; duplicates removed.
