@@ -303,6 +303,33 @@ SPEC
 
 # ------------------------------------------------------------------ runner
 
+# `--add-host` and `--shm-size` apply to the build's commands, as they do to a
+# Dockerfile's RUN: a [[build]] step records what it saw.
+test_add_host_and_shm_size_reach_steps() {
+  local dir=$WORK/copies/hosts img=strata-e2e/hosts:$RUN_ID out
+  rm -rf "$dir"; mkdir -p "$dir"
+  echo probe >"$dir/probe.txt"
+  cat >"$dir/strata.toml" <<SPEC
+# syntax=$DEFAULT_FRONTEND
+version = 1
+[image]
+base = "$BASE_IMAGE"
+[[build]]
+name = "probe"
+context = ["probe.txt"]
+run = ["mkdir -p out", "getent hosts strata-e2e.test >out/hosts", "df -k /dev/shm | tail -n 1 >out/shm"]
+outputs = { "/src/out" = "/opt/probe" }
+[app]
+include = []
+SPEC
+  build hosts "$dir" "$img" plain --add-host strata-e2e.test=10.11.12.13 --shm-size 300m \
+    || { fail "the build failed: $(grep -m1 -i error "$LOG")"; return 1; }
+  out=$(docker run --rm --network none --label "$LABEL" --entrypoint cat "$img" /opt/probe/hosts 2>&1)
+  [[ "$out" =~ ^10\.11\.12\.13[[:space:]]+strata-e2e\.test$ ]] || { fail "the step saw '$out' for strata-e2e.test"; return 1; }
+  out=$(docker run --rm --network none --label "$LABEL" --entrypoint cat "$img" /opt/probe/shm 2>&1)
+  awk '{ exit !($2 == 307200) }' <<<"$out" || fail "the step's /dev/shm is '$out', expected 307200 1K-blocks (300m)"
+}
+
 TESTS=(
   test_preflight
   test_fastapi_hello_builds
@@ -318,6 +345,7 @@ TESTS=(
   test_two_services_without_target_lists_them
   test_misspelt_key_is_reported
   test_warnings_reach_buildx_once
+  test_add_host_and_shm_size_reach_steps
 )
 
 run_tests

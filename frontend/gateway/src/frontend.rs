@@ -182,6 +182,12 @@ async fn build_platform(
             _ => strata_llb::Network::Sandbox,
         },
         no_cache: opts.no_cache.is_some(),
+        extra_hosts: opts
+            .add_hosts
+            .iter()
+            .map(|(host, ip)| (host.clone(), ip.to_string()))
+            .collect(),
+        shm_size: opts.shm_size,
     };
 
     // Which images the plan uses and which paths the context must hold do not depend on

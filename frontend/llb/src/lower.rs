@@ -45,6 +45,10 @@ pub struct LowerOptions {
     pub dockerignore: Vec<String>,
     pub network: Network,
     pub no_cache: bool,
+    /// `--add-host` entries (host, IP), in every command's /etc/hosts.
+    pub extra_hosts: Vec<(String, String)>,
+    /// `--shm-size` in bytes: a /dev/shm tmpfs of that size in every command.
+    pub shm_size: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -313,6 +317,14 @@ fn exec_op(e: &Exec, o: &LowerOptions, get: &dyn Fn(NodeId) -> Output) -> pb::Op
             kind: m,
         });
     }
+    if o.shm_size.is_some() {
+        ms.push(M {
+            dest: SHM_DIR,
+            from: None,
+            selector: String::new(),
+            kind: &SHM,
+        });
+    }
     ms.sort_by(|a, b| a.dest.cmp(b.dest));
 
     let mut inputs: Vec<pb::Input> = vec![];
@@ -358,7 +370,11 @@ fn exec_op(e: &Exec, o: &LowerOptions, get: &dyn Fn(NodeId) -> Output) -> pb::Op
             }
             Mount::Tmpfs { .. } => {
                 mount.mount_type = pb::MountType::Tmpfs as i32;
-                mount.tmpfs_opt = Some(pb::TmpfsOpt { size: 0 });
+                let size = match o.shm_size {
+                    Some(n) if std::ptr::eq(m.kind, &SHM) => i64::try_from(n).unwrap_or(i64::MAX),
+                    _ => 0,
+                };
+                mount.tmpfs_opt = Some(pb::TmpfsOpt { size });
             }
         }
         mounts.push(mount);
@@ -376,6 +392,14 @@ fn exec_op(e: &Exec, o: &LowerOptions, get: &dyn Fn(NodeId) -> Output) -> pb::Op
                 args: e.args.clone(),
                 env,
                 cwd: e.cwd.clone(),
+                extra_hosts: o
+                    .extra_hosts
+                    .iter()
+                    .map(|(host, ip)| pb::HostIp {
+                        host: host.clone(),
+                        ip: ip.clone(),
+                    })
+                    .collect(),
                 remove_mount_stubs_recursive: true,
                 ..Default::default()
             }),
@@ -386,6 +410,12 @@ fn exec_op(e: &Exec, o: &LowerOptions, get: &dyn Fn(NodeId) -> Output) -> pb::Op
         ..Default::default()
     }
 }
+
+/// The `--shm-size` mount (its size comes from the options).
+static SHM: Mount = Mount::Tmpfs {
+    target: String::new(),
+};
+const SHM_DIR: &str = "/dev/shm";
 
 /// Stands for the root mount while sorting mounts.
 static ROOT: Mount = Mount::Bind {
@@ -628,6 +658,41 @@ mod tests {
         assert!(exec.mounts[1].readonly);
         assert_eq!(exec.network, pb::NetMode::Host as i32);
         assert_eq!(exec.meta.as_ref().unwrap().env, vec!["LANG=C", "PATH=/x"]);
+    }
+
+    #[test]
+    fn add_hosts_and_shm_size_reach_every_command() {
+        let exec_of = |o: &LowerOptions| {
+            ops(&lower(&plan(), o).unwrap())
+                .into_iter()
+                .find_map(|op| match op.op {
+                    Some(pb::op::Op::Exec(e)) => Some(e),
+                    _ => None,
+                })
+                .unwrap()
+        };
+        let plain = exec_of(&opts());
+        assert!(plain.meta.as_ref().unwrap().extra_hosts.is_empty());
+        assert!(plain.mounts.iter().all(|m| m.dest != "/dev/shm"));
+
+        let mut o = opts();
+        o.extra_hosts = vec![("index.internal".into(), "10.0.0.7".into())];
+        o.shm_size = Some(256 << 20);
+        let e = exec_of(&o);
+        let hosts = &e.meta.as_ref().unwrap().extra_hosts;
+        assert_eq!(
+            hosts,
+            &vec![pb::HostIp {
+                host: "index.internal".into(),
+                ip: "10.0.0.7".into()
+            }]
+        );
+        let dests: Vec<&str> = e.mounts.iter().map(|m| m.dest.as_str()).collect();
+        assert_eq!(dests, vec!["/", "/ctx", "/dev/shm", "/root/.cache/pip"]);
+        let shm = &e.mounts[2];
+        assert_eq!(shm.mount_type, pb::MountType::Tmpfs as i32);
+        assert_eq!(shm.tmpfs_opt.as_ref().unwrap().size, 256 << 20);
+        assert_eq!((shm.input, shm.output), (-1, -1));
     }
 
     #[test]
