@@ -6,33 +6,13 @@
 //! What needs the build context or a daemon (missing requirements files, unresolvable
 //! images, apt failures) is in tests/e2e/bad-specs.sh.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// A fresh directory under the system's temp dir, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> TempDir {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "strata-bad-specs-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+mod common;
+use common::TempDir;
 
 /// Runs `strata ARGS` in `dir`; the spec is `dir/strata.toml`.
 fn strata_in(dir: &Path, args: &[&str]) -> (Output, Duration) {
@@ -320,7 +300,7 @@ fn first_location(out: &str) -> Option<&str> {
 }
 
 fn assert_case(c: &Case, sub: &str) {
-    let dir = TempDir::new();
+    let dir = TempDir::new("bad-specs");
     std::fs::write(dir.0.join("strata.toml"), c.spec).unwrap();
     let mut args = vec![sub, "strata.toml"];
     if sub == "check" && (c.args.contains(&"--target") || c.name.contains("several services")) {
@@ -367,7 +347,7 @@ fn explain_rejects_a_bad_spec_too() {
 
 #[test]
 fn a_missing_spec_file_is_named() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("bad-specs");
     let (out, _) = strata_in(&dir.0, &["check", "nope.toml"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
@@ -376,7 +356,7 @@ fn a_missing_spec_file_is_named() {
 
 #[test]
 fn a_directory_instead_of_a_spec_is_named() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("bad-specs");
     std::fs::create_dir(dir.0.join("strata.toml")).unwrap();
     let (out, _) = strata_in(&dir.0, &["check", "strata.toml"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -392,7 +372,7 @@ fn many_errors_are_all_reported_quickly() {
     for i in 0..3000 {
         spec.push_str(&format!("pakages{i} = [\"curl\"]\n"));
     }
-    let dir = TempDir::new();
+    let dir = TempDir::new("bad-specs");
     std::fs::write(dir.0.join("strata.toml"), spec).unwrap();
     let (out, took) = strata_in(&dir.0, &["check", "strata.toml"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -404,7 +384,7 @@ fn many_errors_are_all_reported_quickly() {
 
 #[test]
 fn deep_nesting_is_an_error_not_a_crash() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("bad-specs");
     for spec in [
         format!(
             "version = 1\na = {}{}\n",

@@ -3,7 +3,7 @@
 //! made in well under a second; the size of the context must change nothing in the
 //! plan, and a tier's view of the context must hold only its requirements files.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
@@ -12,22 +12,8 @@ const GRPC_LIMIT: usize = 4 << 20;
 const SERVICES: usize = 30;
 const TIERS: usize = 10;
 
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let p = std::env::temp_dir().join(format!("strata-big-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+mod common;
+use common::TempDir;
 
 fn strata(dir: &Path, args: &[&str]) -> (Output, Duration) {
     let t = Instant::now();
@@ -90,7 +76,7 @@ fn targets() -> Vec<String> {
 
 #[test]
 fn thirty_services_of_ten_tiers_fit_in_one_message_and_compile_fast() {
-    let dir = TempDir::new("spec");
+    let dir = TempDir::new("big-spec");
     std::fs::write(dir.0.join("strata.toml"), big_spec()).unwrap();
 
     let (out, took) = strata(&dir.0, &["check", "strata.toml"]);
@@ -160,7 +146,7 @@ fn context_views(json: &serde_json::Value) -> Vec<(String, Vec<String>)> {
 
 #[test]
 fn fifty_thousand_files_in_the_context_change_nothing() {
-    let dir = TempDir::new("context");
+    let dir = TempDir::new("big-context");
     let spec = big_spec();
     std::fs::write(dir.0.join("strata.toml"), &spec).unwrap();
     let target = "svc07";

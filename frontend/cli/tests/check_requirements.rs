@@ -4,14 +4,12 @@
 
 use std::process::Command;
 
+mod common;
+use common::TempDir;
+
 fn check(files: &[(&str, &str)]) -> (bool, String) {
-    let dir = std::env::temp_dir().join(format!(
-        "strata-check-req-{}-{}",
-        std::process::id(),
-        files.len()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = TempDir::new("check-req");
+    let dir = &tmp.0;
     let spec = "version = 1\n[image]\nbase = \"python:3.12-slim\"\n\
         [[python.layers]]\nname = \"base\"\nrequirements = [\"base.txt\"]\n\
         [[python.layers]]\nname = \"ml\"\nrequirements = [\"ml.txt\"]\n";
@@ -28,7 +26,6 @@ fn check(files: &[(&str, &str)]) -> (bool, String) {
         .env("NO_COLOR", "1")
         .output()
         .unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stderr).into_owned(),

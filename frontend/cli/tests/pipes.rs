@@ -4,6 +4,9 @@
 use std::io::Read;
 use std::process::{Command, Stdio};
 
+mod common;
+use common::TempDir;
+
 /// A spec whose JSON LLB is far larger than a pipe's buffer (64 KiB on Linux), so the
 /// writer is still writing when the reader goes away.
 fn spec() -> String {
@@ -17,17 +20,13 @@ fn spec() -> String {
 }
 
 fn stops_reading_early(args: &[&str]) {
-    let dir = std::env::temp_dir().join(format!(
-        "strata-pipes-{}-{}",
-        std::process::id(),
-        args.join("-")
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = TempDir::new("pipes");
+    let dir = &tmp.0;
     std::fs::write(dir.join("strata.toml"), spec()).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_strata"))
         .args(args)
         .arg("strata.toml")
-        .current_dir(&dir)
+        .current_dir(dir)
         .env_remove("BUILDKIT_SESSION_ID")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -37,7 +36,6 @@ fn stops_reading_early(args: &[&str]) {
     child.stdout.take().unwrap().read_exact(&mut head).unwrap();
     // stdout's read end is dropped here: the next write gets EPIPE.
     let out = child.wait_with_output().unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success(),
