@@ -68,10 +68,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-now() { echo "$EPOCHREALTIME"; }
+# shellcheck source=bench/lib.sh
+. "$HERE/lib.sh"
 ms() { awk -v a="$2" -v b="$1" 'BEGIN { printf "%.1f", (a - b) * 1000 }'; }
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) { print "nan"; exit }
-  if (NR % 2) printf "%.1f", v[(NR + 1) / 2]; else printf "%.1f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 human() { awk -v b="$1" 'BEGIN { if (b < 1024) printf "%d B", b; else if (b < 1048576) printf "%.1f KiB", b / 1024;
   else printf "%.1f MiB", b / 1048576 }'; }
 
@@ -106,8 +105,8 @@ for i in $(seq -w 0 29); do
     printf '%s\t%s\t%s\n' "$target" "$(ms "$t0" "$t1")" "$(stat -c %s "$WORK/def.pb")" >>"$WORK/llb.tsv"
   done
 done
-CHECK_MED=$(printf '%s\n' "${CHECK_MS[@]}" | median)
-LLB_MED=$(cut -f2 "$WORK/llb.tsv" | median)
+CHECK_MED=$(printf '%s\n' "${CHECK_MS[@]}" | median 1)
+LLB_MED=$(cut -f2 "$WORK/llb.tsv" | median 1)
 LLB_MAX=$(cut -f2 "$WORK/llb.tsv" | sort -g | tail -n1)
 DEF_MAX=$(cut -f3 "$WORK/llb.tsv" | sort -g | tail -n1)
 TARGETS=$(wc -l <"$WORK/llb.tsv")

@@ -102,11 +102,9 @@ trap 'exit 130' INT TERM
 
 # ------------------------------------------------------------------ helpers
 
-now() { echo "$EPOCHREALTIME"; }
+# shellcheck source=bench/lib.sh
+. "$HERE/lib.sh"
 sub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a - b }'; }
-# median of the numbers on stdin
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) { print "nan"; exit }
-  if (NR % 2) printf "%.3f", v[(NR + 1) / 2]; else printf "%.3f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 # sample KIND TOOL VALUE: record one measurement
 sample() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$RAW"; }
 med() { awk -F'\t' -v k="$1" -v t="$2" '$1 == k && $2 == t { print $3 }' "$RAW" | median; }
