@@ -248,12 +248,24 @@ impl Bridge {
     fn client(&self) -> LlbBridgeClient<Channel> {
         self.client.clone()
     }
+}
 
+/// Awaits one request, logging at `debug` how long it took (`STRATA_LOG=strata_gateway=debug`,
+/// see docs/debugging.md): where a build's time goes before and after its steps.
+async fn timed<F: std::future::Future>(method: &str, detail: &str, request: F) -> F::Output {
+    let start = std::time::Instant::now();
+    let out = request.await;
+    tracing::debug!(
+        "{method} {detail}: {:.1} ms",
+        start.elapsed().as_secs_f64() * 1e3
+    );
+    out
+}
+
+impl Bridge {
     /// `Ping`: the enabled caps and worker platforms.
     pub async fn ping(&self) -> Result<Caps> {
-        let pong = self
-            .client()
-            .ping(fpb::PingRequest {})
+        let pong = timed("Ping", "", self.client().ping(fpb::PingRequest {}))
             .await
             .map_err(|s| BridgeError::rpc("Ping", s))?
             .into_inner();
@@ -296,18 +308,21 @@ impl Bridge {
         resolve_mode: ImageResolveMode,
         log_name: &str,
     ) -> Result<(String, Vec<u8>)> {
-        let resp = self
-            .client()
-            .resolve_image_config(fpb::ResolveImageConfigRequest {
-                r#ref: reference.to_string(),
-                platform,
-                resolve_mode: resolve_mode.as_str().to_string(),
-                log_name: log_name.to_string(),
-                ..Default::default()
-            })
-            .await
-            .map_err(|s| BridgeError::rpc("ResolveImageConfig", s))?
-            .into_inner();
+        let request = fpb::ResolveImageConfigRequest {
+            r#ref: reference.to_string(),
+            platform,
+            resolve_mode: resolve_mode.as_str().to_string(),
+            log_name: log_name.to_string(),
+            ..Default::default()
+        };
+        let resp = timed(
+            "ResolveImageConfig",
+            reference,
+            self.client().resolve_image_config(request),
+        )
+        .await
+        .map_err(|s| BridgeError::rpc("ResolveImageConfig", s))?
+        .into_inner();
         Ok((resp.digest, resp.config))
     }
 
@@ -335,9 +350,8 @@ impl Bridge {
             ..Default::default()
         };
         check_size("Solve", &req)?;
-        let resp = self
-            .client()
-            .solve(req)
+        let ops = req.definition.as_ref().map_or(0, |d| d.def.len());
+        let resp = timed("Solve", &format!("({ops} ops)"), self.client().solve(req))
             .await
             .map_err(|s| BridgeError::rpc("Solve", s))?
             .into_inner();
@@ -369,13 +383,12 @@ impl Bridge {
                 message: format!("open {path}: no such file or directory (empty result)"),
             });
         }
-        let resp = self
-            .client()
-            .read_file(fpb::ReadFileRequest {
-                r#ref: r.0.clone(),
-                file_path: path.to_string(),
-                range: range.map(|(offset, length)| fpb::FileRange { offset, length }),
-            })
+        let request = fpb::ReadFileRequest {
+            r#ref: r.0.clone(),
+            file_path: path.to_string(),
+            range: range.map(|(offset, length)| fpb::FileRange { offset, length }),
+        };
+        let resp = timed("ReadFile", path, self.client().read_file(request))
             .await
             .map_err(|s| BridgeError::file("ReadFile", path, s))?
             .into_inner();
@@ -387,13 +400,11 @@ impl Bridge {
         if r.0.is_empty() {
             return Ok(None);
         }
-        let resp = self
-            .client()
-            .stat_file(fpb::StatFileRequest {
-                r#ref: r.0.clone(),
-                path: path.to_string(),
-            })
-            .await;
+        let request = fpb::StatFileRequest {
+            r#ref: r.0.clone(),
+            path: path.to_string(),
+        };
+        let resp = timed("StatFile", path, self.client().stat_file(request)).await;
         match resp {
             Ok(resp) => match resp.into_inner().stat {
                 Some(stat) => Ok(Some(stat)),
@@ -420,13 +431,12 @@ impl Bridge {
         if r.0.is_empty() {
             return Ok(Vec::new());
         }
-        let resp = self
-            .client()
-            .read_dir(fpb::ReadDirRequest {
-                r#ref: r.0.clone(),
-                dir_path: path.to_string(),
-                include_pattern: include_pattern.to_string(),
-            })
+        let request = fpb::ReadDirRequest {
+            r#ref: r.0.clone(),
+            dir_path: path.to_string(),
+            include_pattern: include_pattern.to_string(),
+        };
+        let resp = timed("ReadDir", path, self.client().read_dir(request))
             .await
             .map_err(|s| BridgeError::file("ReadDir", path, s))?
             .into_inner();
@@ -528,8 +538,7 @@ impl Bridge {
 
     async fn send_return(&self, req: fpb::ReturnRequest) -> Result<()> {
         check_size("Return", &req)?;
-        self.client()
-            .r#return(req)
+        timed("Return", "", self.client().r#return(req))
             .await
             .map_err(|s| BridgeError::rpc("Return", s))?;
         Ok(())
@@ -547,8 +556,7 @@ impl Bridge {
             ranges: w.ranges,
         };
         check_size("Warn", &req)?;
-        self.client()
-            .warn(req)
+        timed("Warn", "", self.client().warn(req))
             .await
             .map_err(|s| BridgeError::rpc("Warn", s))?;
         Ok(())

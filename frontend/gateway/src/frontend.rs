@@ -100,9 +100,18 @@ async fn load_spec(bridge: &Bridge, opts: &Options) -> Result<SpecInput, Fronten
         ),
     );
     let spec_dir = spec_dir?;
-    let (text, beside) = tokio::join!(
+    // The solves are lazy: each read below makes BuildKit fetch its files from the client.
+    // The context's .dockerignore is read at once too, though one beside the spec would
+    // win over it: it is rarely there, and waiting to know would cost a transfer's time.
+    let (text, beside, in_context) = tokio::join!(
         bridge.read_file(&spec_dir.0, &opts.filename, None),
         bridge.read_file(&spec_dir.0, &ignore_beside, None),
+        async {
+            match &context_ignore {
+                Ok(ctx) => bridge.read_file(&ctx.0, ".dockerignore", None).await.ok(),
+                Err(_) => None,
+            }
+        },
     );
     let text = text.map_err(|e| FrontendError::SpecMissing {
         filename: opts.filename.clone(),
@@ -128,8 +137,8 @@ async fn load_spec(bridge: &Bridge, opts: &Options) -> Result<SpecInput, Fronten
     let ignore_text = match beside {
         Ok(t) => Some(t),
         Err(_) => {
-            let ctx = context_ignore?;
-            bridge.read_file(&ctx.0, ".dockerignore", None).await.ok()
+            context_ignore?;
+            in_context
         }
     };
     let dockerignore = ignore_text
