@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use futures_util::future::join_all;
 use serde_json::json;
 use strata_llb::{pb, ImageRef, LowerOptions, ResolvedImage};
-use strata_plan::{Layering, NodeKind, Plan, PlanOptions};
+use strata_plan::{BaseSystem, Layering, NodeKind, Plan, PlanOptions};
 use strata_spec::source::{SourceFile, Span};
 use strata_spec::Spec;
 
@@ -32,8 +32,8 @@ pub async fn build(bridge: &Bridge, opts: &Options) -> Result<BuildResult, Front
             "the subrequest `{req}` (docker buildx build --call ...) is not supported by strata yet"
         )));
     }
-    let caps = bridge.ping().await?;
-    let input = load_spec(bridge, opts).await?;
+    let (caps, input) = tokio::join!(bridge.ping(), load_spec(bridge, opts));
+    let (caps, input) = (caps?, input?);
     let platforms = platform::targets(opts, &caps);
     let multi = opts.multi_platform || platforms.len() > 1;
     let layering = if caps.has_llb("mergeop") && caps.has_llb("diffop") {
@@ -201,13 +201,14 @@ async fn build_platform(
 
     // Which images the plan uses and which paths the context must hold do not depend on
     // the base images' package managers: a plan with the default system gives both, so
-    // the images are resolved and the context checked while the bases are inspected.
+    // the context is checked while the images are resolved and then inspected. They are
+    // inspected pinned, as the build will use them: BuildKit then solves each image's
+    // source once, for the inspection and the build.
     let (systems, early) =
         match plan_platform(target, &id, job.layering, BTreeMap::new(), job.tag_names) {
             Ok(provisional) => {
-                let (systems, images, paths) = tokio::join!(
-                    crate::system::detect_all(bridge, target, &lower_opts),
-                    resolve_images(bridge, opts, &provisional, target, file, job),
+                let (found, paths) = tokio::join!(
+                    resolve_and_inspect(bridge, opts, &provisional, target, file, job, &lower_opts),
                     async {
                         if job.check_paths {
                             check_required_paths(bridge, &provisional, &lower_opts, file).await
@@ -216,21 +217,19 @@ async fn build_platform(
                         }
                     },
                 );
-                (systems?, Some((provisional.images, images, paths)))
+                let (systems, resolved) = found?;
+                (systems, Some((provisional.images, resolved, paths)))
             }
             // The same error comes from the plan below, after the inspection it may need.
             Err(_) => (
-                crate::system::detect_all(bridge, target, &lower_opts).await?,
+                crate::system::detect_all(bridge, target, &lower_opts, &BTreeMap::new()).await?,
                 None,
             ),
         };
     let plan = plan_platform(target, &id, job.layering, systems, job.tag_names)
         .map_err(|e| FrontendError::plan(file, e))?;
     let (resolved, found) = match early {
-        Some((images, resolved, paths)) if images == plan.images => {
-            let found = paths?;
-            (resolved?, found)
-        }
+        Some((images, resolved, paths)) if images == plan.images => (resolved, paths?),
         _ => {
             let found = if job.check_paths {
                 check_required_paths(bridge, &plan, &lower_opts, file).await?
@@ -270,6 +269,31 @@ async fn build_platform(
     })
 }
 
+/// Resolves the plan's images, then inspects those that install packages, pinned as the
+/// build will use them (see [`crate::system::detect_all`]).
+async fn resolve_and_inspect(
+    bridge: &Bridge,
+    opts: &Options,
+    plan: &Plan,
+    target: &strata_spec::model::Target,
+    file: &SourceFile,
+    job: &PlatformJob,
+    lower_opts: &LowerOptions,
+) -> Result<(BTreeMap<String, BaseSystem>, ResolvedImages), FrontendError> {
+    let resolved = resolve_images(bridge, opts, plan, target, file, job).await?;
+    let pinned: BTreeMap<String, String> = plan
+        .images
+        .iter()
+        .zip(&resolved.0)
+        .map(|(written, r)| (written.reference.clone(), r.reference.clone()))
+        .collect();
+    let systems = crate::system::detect_all(bridge, target, lower_opts, &pinned).await?;
+    Ok((systems, resolved))
+}
+
+/// The plan's images pinned, in its order, and the runtime base's config.
+type ResolvedImages = (Vec<ResolvedImage>, Option<Vec<u8>>);
+
 /// Resolves every image of the plan for the job's platform (all at once), pinned by
 /// digest, with the Env their commands run with; and the runtime base's config.
 async fn resolve_images(
@@ -279,7 +303,7 @@ async fn resolve_images(
     target: &strata_spec::model::Target,
     file: &SourceFile,
     job: &PlatformJob,
-) -> Result<(Vec<ResolvedImage>, Option<Vec<u8>>), FrontendError> {
+) -> Result<ResolvedImages, FrontendError> {
     let platform = &job.platform;
     let id = platform::format(platform);
     let on = if job.tag_names {

@@ -21,10 +21,16 @@ const MANAGERS: &[(&str, PackageManager)] = &[
 
 /// The systems of the images that will install packages (only those: looking costs a
 /// solve of the image), keyed by the reference as written in the spec.
+///
+/// `pinned` maps a reference as written to the digest-pinned one the build will use:
+/// the image is then looked at through the very source op of the build's own `FROM`,
+/// which BuildKit solves once for both (the build's first vertex is ready when it
+/// starts). A reference not in it is looked at by its tag.
 pub async fn detect_all(
     bridge: &Bridge,
     t: &Target,
     o: &LowerOptions,
+    pinned: &BTreeMap<String, String>,
 ) -> Result<BTreeMap<String, BaseSystem>, BridgeError> {
     let mut wanted: Vec<&str> = vec![];
     if !t.system.packages.is_empty() {
@@ -39,7 +45,10 @@ pub async fn detect_all(
     // An unparsable reference is reported, with its line, when images are resolved.
     let parsed: Vec<(&str, String)> = wanted
         .into_iter()
-        .filter_map(|w| ImageRef::parse(w).ok().map(|r| (w, r.normalized())))
+        .filter_map(|w| match pinned.get(w) {
+            Some(p) => Some((w, p.clone())),
+            None => ImageRef::parse(w).ok().map(|r| (w, r.normalized())),
+        })
         .collect();
     let found = join_all(parsed.iter().map(|(_, n)| detect(bridge, n, o))).await;
     let mut out = BTreeMap::new();
@@ -54,36 +63,42 @@ async fn detect(
     normalized: &str,
     o: &LowerOptions,
 ) -> Result<BaseSystem, BridgeError> {
+    let shown = normalized.split('@').next().unwrap_or(normalized);
     let def = strata_llb::lower::image_definition(
         normalized,
-        &format!("[internal] inspect {normalized} for its package manager"),
+        &format!("[internal] inspect {shown} for its package manager"),
         o,
     );
     let root = bridge.solve(def, vec![], false).await?;
-    // All the lookups at once; the first manager in MANAGERS' order that exists wins.
-    let (stats, releases) = tokio::join!(
-        join_all(
-            MANAGERS
-                .iter()
-                .map(|(path, _)| bridge.stat_file(&root, path))
-        ),
-        join_all(
-            ["/etc/os-release", "/usr/lib/os-release"].map(|p| bridge.read_file(&root, p, None))
-        ),
+    // Each lookup mounts the image anew in BuildKit: ask for the likely case first (apt,
+    // and the release from /etc/os-release), the other managers only when apt is missing.
+    let ((apt, _), rest) = MANAGERS.split_first().expect("MANAGERS is not empty");
+    let (has_apt, release) = tokio::join!(
+        bridge.stat_file(&root, apt),
+        bridge.read_file(&root, "/etc/os-release", None),
     );
     let mut manager = PackageManager::None;
-    for ((_, m), stat) in MANAGERS.iter().zip(stats) {
-        if stat?.is_some() {
-            manager = *m;
-            break;
+    if has_apt?.is_some() {
+        manager = MANAGERS[0].1;
+    } else {
+        let stats = join_all(rest.iter().map(|(path, _)| bridge.stat_file(&root, path))).await;
+        for ((_, m), stat) in rest.iter().zip(stats) {
+            if stat?.is_some() {
+                manager = *m;
+                break;
+            }
         }
     }
-    let release = releases
-        .into_iter()
-        .filter_map(Result::ok)
-        .find_map(|text| release_key(&String::from_utf8_lossy(&text)));
+    let release = match release {
+        Ok(text) => Ok(text),
+        Err(_) => bridge.read_file(&root, "/usr/lib/os-release", None).await,
+    }
+    .ok()
+    .and_then(|text| release_key(&String::from_utf8_lossy(&text)));
     Ok(BaseSystem {
         manager,
-        release: release.unwrap_or_else(|| normalized.to_string()),
+        // Without an os-release, the reference as tagged keys the caches (not its digest,
+        // which would start them empty whenever the image is updated).
+        release: release.unwrap_or_else(|| shown.to_string()),
     })
 }
