@@ -11,7 +11,7 @@
 # targets of issue #3.
 #
 # usage: bench/run.sh [--runs N] [--llb-runs N] [--frontend IMAGE] [--strata-bin PATH]
-#                     [--markdown FILE] [--raw FILE] [--no-big] [--keep]
+#                     [--dockerfile-syntax IMAGE] [--markdown FILE] [--raw FILE] [--no-big] [--keep]
 #   --runs N          build sequences per tool (default $BENCH_RUNS, else 3); times are medians
 #   --llb-runs N      `strata llb` invocations per target (default 21)
 #   --frontend IMAGE  frontend image (default $STRATA_FRONTEND_IMAGE, else strata/frontend:dev)
@@ -20,6 +20,11 @@
 #                     else one built with cargo build --release)
 #   --markdown FILE   also write the table (with its notes) to FILE
 #   --raw FILE        every sample, one per line (default /tmp/strata-bench-samples-<run>.tsv)
+#   --dockerfile-syntax IMAGE
+#                     also time the Dockerfile's no-op through this Dockerfile frontend image, as
+#                     `# syntax=IMAGE` does (a reference row: what a frontend image costs any
+#                     no-op). Pulled if missing. Default $BENCH_DOCKERFILE_SYNTAX, else
+#                     docker/dockerfile:1 if the image store has it (never pulled), else no row.
 #   --no-big          skip bench/big-inputs.sh (30 services × 10 tiers, a 50,000-file context)
 #   --keep            keep the work directory and the images
 #
@@ -41,6 +46,7 @@ MARKDOWN=
 RAW=
 KEEP=0
 BIG=1
+DF_SYNTAX=${BENCH_DOCKERFILE_SYNTAX:-}
 BASE_IMAGE=localhost/python:3.11-bookworm
 export DOCKER_HOST=${DOCKER_HOST:-unix:///var/run/docker.sock}
 
@@ -54,7 +60,8 @@ while [ $# -gt 0 ]; do
     --raw) RAW=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
     --no-big) BIG=0; shift ;;
-    -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
+    --dockerfile-syntax) DF_SYNTAX=$2; shift 2 ;;
+    -h|--help) sed -n '2,34p' "$0"; exit 0 ;;
     *) echo "bench: unknown argument: $1 (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -69,6 +76,12 @@ docker info >/dev/null 2>&1 || die "docker is not reachable at $DOCKER_HOST (scr
 docker buildx version >/dev/null 2>&1 || die "docker buildx is missing"
 docker image inspect "$BASE_IMAGE" >/dev/null 2>&1 || die "$BASE_IMAGE is missing (scripts/dockerstack.sh base)"
 docker image inspect "$FRONTEND" >/dev/null 2>&1 || die "frontend image $FRONTEND is missing (scripts/build-frontend-image.sh)"
+if [ -n "$DF_SYNTAX" ]; then
+  docker image inspect "$DF_SYNTAX" >/dev/null 2>&1 || docker pull -q "$DF_SYNTAX" >/dev/null \
+    || die "cannot pull the Dockerfile frontend image $DF_SYNTAX (--dockerfile-syntax)"
+elif docker image inspect docker/dockerfile:1 >/dev/null 2>&1; then
+  DF_SYNTAX=docker/dockerfile:1
+fi
 
 if [ -z "$STRATA_BIN" ]; then
   for b in "$ROOT/target/x86_64-unknown-linux-gnu/release/strata" "$ROOT/target/release/strata"; do
@@ -115,6 +128,7 @@ build() {
   local tool=$1 dir=$2 image=$3 log=$WORK/logs/$4.log; shift 4
   local file=strata.toml extra=()
   if [ "$tool" = dockerfile ]; then file=Dockerfile
+  elif [ "$tool" = dockerfile-syntax ]; then file=Dockerfile; extra=(--build-arg "BUILDKIT_SYNTAX=$DF_SYNTAX")
   elif [ "$FRONTEND" != "$DEFAULT_FRONTEND" ]; then extra=(--build-arg "BUILDKIT_SYNTAX=$FRONTEND"); fi
   mkdir -p "$WORK/logs"
   local t0 t1
@@ -216,6 +230,12 @@ sequence() {
   t=$(retry build "$tool" "$dir" "$img" "$tool-$r-noop") || exit 1
   sample noop "$tool" "$t"; say "  no-op ${t}s"
   sample noop_steps "$tool" "$(executed "$WORK/logs/$tool-$r-noop.log" | wc -l)"
+  if [ "$tool" = dockerfile ] && [ -n "$DF_SYNTAX" ]; then
+    # The same Dockerfile through a frontend image, right after: the same graph, so a no-op too.
+    t=$(retry build dockerfile-syntax "$dir" "$img" "$tool-$r-noop-syntax") || exit 1
+    sample noop dockerfile_syntax "$t"; say "  no-op through $DF_SYNTAX ${t}s"
+    sample noop_steps dockerfile_syntax "$(executed "$WORK/logs/$tool-$r-noop-syntax.log" | wc -l)"
+  fi
 
   printf '\n# bench edit %s-%s\n' "$RUN_ID" "$r" >>"$dir/svc/main.py"
   t=$(retry build "$tool" "$dir" "$img" "$tool-$r-app") || exit 1
@@ -305,6 +325,10 @@ table() {
     s=$(med "$k" strata); d=$(med "$k" dockerfile); r=$(ratio "$s" "$d")
     echo "| $label | $s | $d | $r | ≤ 1.0 | $(verdict "$r" '<=' 1.0) |"
   done
+  if [ -n "$DF_SYNTAX" ]; then
+    s=$(med noop strata); d=$(med noop dockerfile_syntax)
+    echo "| (reference) no-op rebuild, the Dockerfile through the frontend image \`$DF_SYNTAX\` (s) | $s | $d | $(ratio "$s" "$d") | | |"
+  fi
   s=$(med size strata); d=$(med size dockerfile); r=$(ratio "$s" "$d")
   echo "| final image size (.Size, compressed layers) | $(mb "$s") | $(mb "$d") | $r | ≤ 0.9 | $(verdict "$r" '<=' 0.9) |"
   s=$(last unpacked strata); d=$(last unpacked dockerfile)
@@ -349,6 +373,11 @@ table() {
   echo "  compressed layer blobs."
   echo "- the Dockerfile keeps tests/ and docs in site-packages and pip/setuptools in its venv (the guides'"
   echo "  way); the PRUNE_TESTS=1 row shows its size with strata's pruning, for reference."
+  if [ -n "$DF_SYNTAX" ]; then
+    echo "- the image-frontend no-op: bench/app/Dockerfile with \`--build-arg BUILDKIT_SYNTAX=$DF_SYNTAX\`"
+    echo "  (what a \`# syntax=\` line does), right after the built-in frontend's no-op; steps it ran:" \
+         "$(awk -F'\t' '$1 == "noop_steps" && $2 == "dockerfile_syntax" { printf "%s ", $3 }' "$RAW")(per run)."
+  fi
   echo "- LLB generation: wall time of one \`$(basename "$STRATA_BIN") llb\` process ($STRATA_BIN), no daemon."
   echo "- cold builds: cache mounts left after the prune (in use by other builds): strata" \
        "$(awk -F'\t' '$1 == "cold_mounts_left" && $2 == "strata" { printf "%s ", $3 }' "$RAW")," \
