@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # bench/run.sh — strata against a hand-optimized Dockerfile of the same app, on the local daemon.
 #
-# Builds bench/app (a FastAPI + pandas + psycopg2 service, three dependency tiers) with
-# bench/app/strata.toml (through the strata frontend image) and with bench/app/Dockerfile
+# Builds bench/app (a FastAPI + pandas + psycopg2 service, three dependency tiers; or the app of
+# --app DIR) with its strata.toml (through the strata frontend image) and with its Dockerfile
 # (through the daemon's built-in Dockerfile frontend), and prints ONE table measured in this run:
 # cold build, no-op rebuild, rebuild after an app-file edit, rebuild after a change to the last
 # tier's requirements (medians of --runs), final image size, layer count, the new layers (and
@@ -11,6 +11,7 @@
 # targets of issue #3.
 #
 # usage: bench/run.sh [--runs N] [--llb-runs N] [--frontend IMAGE] [--strata-bin PATH]
+#                     [--app DIR [--app-file PATH] [--tier-file PATH] [--tier-add LINE]]
 #                     [--dockerfile-syntax IMAGE] [--markdown FILE] [--raw FILE] [--no-big] [--keep]
 #   --runs N          build sequences per tool (default $BENCH_RUNS, else 3); times are medians
 #   --llb-runs N      `strata llb` invocations per target (default 21)
@@ -20,6 +21,13 @@
 #                     else one built with cargo build --release)
 #   --markdown FILE   also write the table (with its notes) to FILE
 #   --raw FILE        every sample, one per line (default /tmp/strata-bench-samples-<run>.tsv)
+#   --app DIR         another app: DIR holds strata.toml and a Dockerfile of the same app
+#                     (default bench/app); it is copied, never changed
+#   --app-file PATH   the file (relative to DIR) the app edit appends a comment to (default:
+#                     the first .py file under the spec's first [app] include)
+#   --tier-file PATH  the requirements file the last-tier change appends to (default: the last
+#                     file of the spec's last [[python.layers]] tier)
+#   --tier-add LINE   what the last-tier change appends (default humanize==4.17.0)
 #   --dockerfile-syntax IMAGE
 #                     also time the Dockerfile's no-op through this Dockerfile frontend image, as
 #                     `# syntax=IMAGE` does (a reference row: what a frontend image costs any
@@ -47,6 +55,12 @@ RAW=
 KEEP=0
 BIG=1
 DF_SYNTAX=${BENCH_DOCKERFILE_SYNTAX:-}
+APP=$HERE/app
+APP_FILE=
+TIER_FILE=
+TIER_ADD=humanize==4.17.0
+NOOPS=3        # no-op rebuilds per run
+NOOP_PAUSE=3   # seconds between the cold build and the no-ops
 BASE_IMAGE=localhost/python:3.11-bookworm
 export DOCKER_HOST=${DOCKER_HOST:-unix:///var/run/docker.sock}
 
@@ -61,7 +75,11 @@ while [ $# -gt 0 ]; do
     --keep) KEEP=1; shift ;;
     --no-big) BIG=0; shift ;;
     --dockerfile-syntax) DF_SYNTAX=$2; shift 2 ;;
-    -h|--help) sed -n '2,34p' "$0"; exit 0 ;;
+    --app) APP=$(cd "$2" && pwd) || exit 2; shift 2 ;;
+    --app-file) APP_FILE=$2; shift 2 ;;
+    --tier-file) TIER_FILE=$2; shift 2 ;;
+    --tier-add) TIER_ADD=$2; shift 2 ;;
+    -h|--help) sed -n '2,42p' "$0"; exit 0 ;;
     *) echo "bench: unknown argument: $1 (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -74,7 +92,54 @@ die() { say "$*"; exit 1; }
 for c in docker jq awk gzip; do command -v "$c" >/dev/null || die "$c is missing"; done
 docker info >/dev/null 2>&1 || die "docker is not reachable at $DOCKER_HOST (scripts/dockerstack.sh up)"
 docker buildx version >/dev/null 2>&1 || die "docker buildx is missing"
-docker image inspect "$BASE_IMAGE" >/dev/null 2>&1 || die "$BASE_IMAGE is missing (scripts/dockerstack.sh base)"
+[ -f "$APP/strata.toml" ] || die "$APP has no strata.toml (--app)"
+[ -f "$APP/Dockerfile" ] || die "$APP has no Dockerfile (--app)"
+if [ "$APP" = "$HERE/app" ]; then
+  docker image inspect "$BASE_IMAGE" >/dev/null 2>&1 || die "$BASE_IMAGE is missing (scripts/dockerstack.sh base)"
+  APP_NAME=bench/app
+else
+  APP_NAME=$APP
+fi
+# The files the edits touch, unless given: from the spec (python3's tomllib reads it).
+if [ -z "$APP_FILE" ] || [ -z "$TIER_FILE" ]; then
+  command -v python3 >/dev/null || die "python3 is missing (or give --app-file and --tier-file)"
+  defaults=$(python3 - "$APP/strata.toml" <<'PY'
+import os, sys, tomllib
+spec_path = sys.argv[1]
+root = os.path.dirname(spec_path)
+with open(spec_path, "rb") as f:
+    spec = tomllib.load(f)
+tier = ""
+for layer in reversed(spec.get("python", {}).get("layers", [])):
+    if layer.get("requirements"):
+        tier = layer["requirements"][-1]
+        break
+def first_file(rel):
+    p = os.path.join(root, rel)
+    if os.path.isfile(p):
+        return rel
+    found = []
+    for d, dirs, files in os.walk(p):
+        dirs[:] = sorted(x for x in dirs if not x.startswith("."))
+        found += [os.path.relpath(os.path.join(d, x), root) for x in sorted(files)]
+    # A module with code rather than a package's __init__.py, if there is one.
+    py = sorted((x for x in found if x.endswith(".py")),
+                key=lambda x: (os.path.basename(x) == "__init__.py", x))
+    return (py or found or [""])[0]
+app = ""
+for inc in spec.get("app", {}).get("include", []) or ["."]:
+    app = first_file(inc)
+    if app:
+        break
+print(app)
+print(tier)
+PY
+) || die "cannot read $APP/strata.toml to choose the files to edit (give --app-file and --tier-file)"
+  { read -r d_app; read -r d_tier; } <<<"$defaults"
+  APP_FILE=${APP_FILE:-$d_app}; TIER_FILE=${TIER_FILE:-$d_tier}
+fi
+[ -f "$APP/$APP_FILE" ] || die "no app file to edit: '$APP_FILE' (--app-file)"
+[ -f "$APP/$TIER_FILE" ] || die "no last-tier requirements file: '$TIER_FILE' (--tier-file)"
 docker image inspect "$FRONTEND" >/dev/null 2>&1 || die "frontend image $FRONTEND is missing (scripts/build-frontend-image.sh)"
 if [ -n "$DF_SYNTAX" ]; then
   docker image inspect "$DF_SYNTAX" >/dev/null 2>&1 || docker pull -q "$DF_SYNTAX" >/dev/null \
@@ -183,7 +248,7 @@ layer_sizes() {
   rm -rf "$d"
 }
 
-fresh_copy() { rm -rf "$2"; cp -a "$HERE/app" "$2"; }
+fresh_copy() { rm -rf "$2"; cp -a "$APP" "$2"; }
 
 # prune_all: `docker buildx prune -af` until no cache mount is left. A cache mount that another
 # build on the daemon is using at that moment survives a prune (strata's ids are shared by every
@@ -227,17 +292,25 @@ sequence() {
   sample cold_mounts_left "$tool" "$left"
   sample cold_pip_hits "$tool" "$(cache_hits "$WORK/logs/$tool-$r-cold.log")"
 
-  t=$(retry build "$tool" "$dir" "$img" "$tool-$r-noop") || exit 1
-  sample noop "$tool" "$t"; say "  no-op ${t}s"
-  sample noop_steps "$tool" "$(executed "$WORK/logs/$tool-$r-noop.log" | wc -l)"
-  if [ "$tool" = dockerfile ] && [ -n "$DF_SYNTAX" ]; then
-    # The same Dockerfile through a frontend image, right after: the same graph, so a no-op too.
-    t=$(retry build dockerfile-syntax "$dir" "$img" "$tool-$r-noop-syntax") || exit 1
-    sample noop dockerfile_syntax "$t"; say "  no-op through $DF_SYNTAX ${t}s"
-    sample noop_steps dockerfile_syntax "$(executed "$WORK/logs/$tool-$r-noop-syntax.log" | wc -l)"
-  fi
+  # No-ops: NOOPS in a row, after a pause. Right after a cold build the daemon is still busy
+  # for a moment (a no-op then takes up to twice as long, for either tool), and a no-op is
+  # what a developer's next build is, seconds or hours later. Each no-op is a sample.
+  sleep "$NOOP_PAUSE"
+  local i
+  for ((i = 1; i <= NOOPS; i++)); do
+    t=$(retry build "$tool" "$dir" "$img" "$tool-$r-noop$i") || exit 1
+    sample noop "$tool" "$t"; say "  no-op ${t}s"
+    sample noop_steps "$tool" "$(executed "$WORK/logs/$tool-$r-noop$i.log" | wc -l)"
+    if [ "$tool" = dockerfile ] && [ -n "$DF_SYNTAX" ]; then
+      # The same Dockerfile through a frontend image, in turn with the built-in frontend's:
+      # the same graph, so a no-op too.
+      t=$(retry build dockerfile-syntax "$dir" "$img" "$tool-$r-noop-syntax$i") || exit 1
+      sample noop dockerfile_syntax "$t"; say "  no-op through $DF_SYNTAX ${t}s"
+      sample noop_steps dockerfile_syntax "$(executed "$WORK/logs/$tool-$r-noop-syntax$i.log" | wc -l)"
+    fi
+  done
 
-  printf '\n# bench edit %s-%s\n' "$RUN_ID" "$r" >>"$dir/svc/main.py"
+  printf '\n# bench edit %s-%s\n' "$RUN_ID" "$r" >>"$dir/$APP_FILE"
   t=$(retry build "$tool" "$dir" "$img" "$tool-$r-app") || exit 1
   sample app "$tool" "$t"; say "  app edit ${t}s"
   sample app_steps "$tool" "$(executed "$WORK/logs/$tool-$r-app.log" | wc -l)"
@@ -245,7 +318,7 @@ sequence() {
   docker tag "$img" "$img-before"
   # A real change to the last tier: one more pinned package (the comment makes each run's
   # file unique, so no run can hit another's cache).
-  printf '# bench change %s-%s\nhumanize==4.17.0\n' "$RUN_ID" "$r" >>"$dir/requirements/service.txt"
+  printf '\n# bench change %s-%s\n%s\n' "$RUN_ID" "$r" "$TIER_ADD" >>"$dir/$TIER_FILE"
   t=$(retry build "$tool" "$dir" "$img" "$tool-$r-tier") || exit 1
   sample tier "$tool" "$t"; say "  last-tier change ${t}s"
   sample tier_steps "$tool" "$(executed "$WORK/logs/$tool-$r-tier.log" | wc -l)"
@@ -277,22 +350,30 @@ done
 unpacked() { layer_sizes "$1" | awk '{ s += $3 } END { print s }'; }
 sample unpacked strata "$(unpacked "$IMG_S")"
 sample unpacked dockerfile "$(unpacked "$IMG_D")"
-# Only an image-size reference: the Dockerfile with strata's tests/docs pruning (warm cache).
-say "Dockerfile with --build-arg PRUNE_TESTS=1 (size reference)"
-build dockerfile "$WORK/dockerfile" "$IMG_DP" dockerfile-pruned --build-arg PRUNE_TESTS=1 >/dev/null || exit 1
-sample size dockerfile_pruned "$(docker image inspect -f '{{.Size}}' "$IMG_DP")"
-sample unpacked dockerfile_pruned "$(unpacked "$IMG_DP")"
+# Only an image-size reference: the Dockerfile with strata's tests/docs pruning (warm cache),
+# if it has the PRUNE_TESTS argument (bench/app's has).
+PRUNED=0
+if grep -q 'ARG PRUNE_TESTS' "$APP/Dockerfile"; then
+  PRUNED=1
+  say "Dockerfile with --build-arg PRUNE_TESTS=1 (size reference)"
+  build dockerfile "$WORK/dockerfile" "$IMG_DP" dockerfile-pruned --build-arg PRUNE_TESTS=1 >/dev/null || exit 1
+  sample size dockerfile_pruned "$(docker image inspect -f '{{.Size}}' "$IMG_DP")"
+  sample unpacked dockerfile_pruned "$(unpacked "$IMG_DP")"
+fi
 
 # LLB generation: `strata llb` per target of the bench app and of every example (process wall
 # time, spawn included); the targets come from `strata check --targets`.
-for spec in bench/app/strata.toml spec-examples/*/strata.toml; do
-  [ -f "$ROOT/$spec" ] || continue
-  targets=$("$STRATA_BIN" check "$ROOT/$spec" --targets 2>/dev/null) || die "strata check $spec failed"
+specs=(bench/app/strata.toml spec-examples/*/strata.toml)
+[ "$APP" = "$HERE/app" ] || specs=("$APP/strata.toml" "${specs[@]}")
+for spec in "${specs[@]}"; do
+  path=$spec; [[ "$spec" = /* ]] || path=$ROOT/$spec
+  [ -f "$path" ] || continue
+  targets=$("$STRATA_BIN" check "$path" --targets 2>/dev/null) || die "strata check $spec failed"
   for target in $targets; do
-    "$STRATA_BIN" llb "$ROOT/$spec" --target "$target" >/dev/null 2>&1 \
+    "$STRATA_BIN" llb "$path" --target "$target" >/dev/null 2>&1 \
       || die "strata llb $spec --target $target failed"
     for ((i = 0; i < LLB_RUNS; i++)); do
-      t0=$(now); "$STRATA_BIN" llb "$ROOT/$spec" --target "$target" >/dev/null; t1=$(now)
+      t0=$(now); "$STRATA_BIN" llb "$path" --target "$target" >/dev/null; t1=$(now)
       sample "llb:${spec%/strata.toml}:$target" strata "$(awk -v a="$t1" -v b="$t0" 'BEGIN { printf "%.3f", (a - b) * 1000 }')"
     done
   done
@@ -309,7 +390,7 @@ verdict() { awk -v v="$1" -v l="$3" -v op="$2" 'BEGIN { ok = (op == "<=") ? (v <
 
 table() {
   local s d r
-  echo "strata vs hand-optimized Dockerfile — bench/app, $DATE"
+  echo "strata vs hand-optimized Dockerfile — $APP_NAME, $DATE"
   echo "host: $(nproc) cores, Docker $(docker version -f '{{.Server.Version}}' 2>/dev/null), $RUNS runs (times: medians), LLB: median of $LLB_RUNS"
   echo
   echo "| metric | strata | Dockerfile | strata/Dockerfile | target | verdict |"
@@ -333,10 +414,14 @@ table() {
   echo "| final image size (.Size, compressed layers) | $(mb "$s") | $(mb "$d") | $r | ≤ 0.9 | $(verdict "$r" '<=' 0.9) |"
   s=$(last unpacked strata); d=$(last unpacked dockerfile)
   echo "| final image unpacked (sum of uncompressed layers) | $(mb "$s") | $(mb "$d") | $(ratio "$s" "$d") | | |"
-  d=$(last size dockerfile_pruned)
-  echo "| (reference) Dockerfile with PRUNE_TESTS=1, .Size / unpacked | | $(mb "$d") / $(mb "$(last unpacked dockerfile_pruned)") | $(ratio "$(med size strata)" "$d") | | |"
+  if [ "$PRUNED" = 1 ]; then
+    d=$(last size dockerfile_pruned)
+    echo "| (reference) Dockerfile with PRUNE_TESTS=1, .Size / unpacked | | $(mb "$d") / $(mb "$(last unpacked dockerfile_pruned)") | $(ratio "$(med size strata)" "$d") | | |"
+  fi
   s=$(med layers strata); d=$(med layers dockerfile)
-  echo "| layer count (base image: $(docker image inspect -f '{{len .RootFS.Layers}}' "$BASE_IMAGE")) | ${s%.*} | ${d%.*} | $(ratio "$s" "$d") | | |"
+  local base_layers=
+  [ "$APP" = "$HERE/app" ] && base_layers=" (base image: $(docker image inspect -f '{{len .RootFS.Layers}}' "$BASE_IMAGE"))"
+  echo "| layer count$base_layers | ${s%.*} | ${d%.*} | $(ratio "$s" "$d") | | |"
   s=$(med new_layers strata); d=$(med new_layers dockerfile)
   echo "| new layers after a last-tier change | ${s%.*} | ${d%.*} | | | |"
   s=$(med new_gz strata); d=$(med new_gz dockerfile); r=$(ratio "$s" "$d")
@@ -366,17 +451,22 @@ table() {
   echo "  stay in the image store, so neither is pulled. Each tool's cold build follows its own prune."
   echo "- times are wall-clock seconds of \`docker buildx build --load\` (export and unpack included),"
   echo "  median of $RUNS; the order of the two tools alternates between runs. Noisy host: 2 shared cores."
-  echo "- last-tier change: one pinned package added to requirements/service.txt. New layers: diff IDs of"
+  echo "- no-op: $NOOPS in a row per run, ${NOOP_PAUSE} s after the cold build (median of all $((NOOPS * RUNS))); steps they ran:"
+  echo "  strata $(awk -F'\t' '$1 == "noop_steps" && $2 == "strata" { printf "%s ", $3 }' "$RAW")," \
+       "Dockerfile $(awk -F'\t' '$1 == "noop_steps" && $2 == "dockerfile" { printf "%s ", $3 }' "$RAW")(0 = a true no-op)."
+  echo "- app edit: a comment appended to $APP_FILE; last-tier change: \`$TIER_ADD\` appended to $TIER_FILE. New layers: diff IDs of"
   echo "  the new image's RootFS not in the old one's; compressed bytes are the gzip blobs \`docker save\`"
   echo "  exports (what a push sends), uncompressed bytes those blobs gunzipped."
   echo "- .Size is \`docker image inspect .Size\`, which with the containerd image store is the sum of the"
   echo "  compressed layer blobs."
-  echo "- the Dockerfile keeps tests/ and docs in site-packages and pip/setuptools in its venv (the guides'"
-  echo "  way); the PRUNE_TESTS=1 row shows its size with strata's pruning, for reference."
+  if [ "$PRUNED" = 1 ]; then
+    echo "- the Dockerfile keeps tests/ and docs in site-packages and pip/setuptools in its venv (the guides'"
+    echo "  way); the PRUNE_TESTS=1 row shows its size with strata's pruning, for reference."
+  fi
   if [ -n "$DF_SYNTAX" ]; then
-    echo "- the image-frontend no-op: bench/app/Dockerfile with \`--build-arg BUILDKIT_SYNTAX=$DF_SYNTAX\`"
+    echo "- the image-frontend no-op: the Dockerfile with \`--build-arg BUILDKIT_SYNTAX=$DF_SYNTAX\`"
     echo "  (what a \`# syntax=\` line does), right after the built-in frontend's no-op; steps it ran:" \
-         "$(awk -F'\t' '$1 == "noop_steps" && $2 == "dockerfile_syntax" { printf "%s ", $3 }' "$RAW")(per run)."
+         "$(awk -F'\t' '$1 == "noop_steps" && $2 == "dockerfile_syntax" { printf "%s ", $3 }' "$RAW")(per no-op)."
   fi
   echo "- LLB generation: wall time of one \`$(basename "$STRATA_BIN") llb\` process ($STRATA_BIN), no daemon."
   echo "- cold builds: cache mounts left after the prune (in use by other builds): strata" \
