@@ -332,7 +332,7 @@ sequence() {
   while read -r id c u; do
     grep -qx "$id" <<<"$new" || continue
     n=$((n + 1)); cb=$((cb + c)); ub=$((ub + u))
-  done < <(WANT_U="$new" UNCOMPRESSED=0 layer_sizes "$img")
+  done < <(WANT_U="$(tr '\n' ' ' <<<"$new")" UNCOMPRESSED=0 layer_sizes "$img")
   sample new_layers "$tool" "$n"; sample new_gz "$tool" "$cb"; sample new_raw "$tool" "$ub"
   say "  $n new layers, $cb bytes compressed, $ub uncompressed"
   docker image rm "$img-before" >/dev/null 2>&1 || true
