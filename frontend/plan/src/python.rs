@@ -2,7 +2,9 @@
 //!
 //! The installer (pip, or uv) lives in its own tool venv under [`TOOLS_DIR`] in the
 //! builder, outside the app's venv: it drives the app venv's interpreter from outside
-//! (`pip --python`, `uv pip install --python`), so production venvs carry no installer.
+//! (pip's own runner script run by the app venv's interpreter, which is what
+//! `pip --python` does without a second interpreter start; `uv pip install --python`),
+//! so production venvs carry no installer.
 
 use strata_spec::model::{Installer, Python, Tier};
 
@@ -116,14 +118,28 @@ pub fn install(python: &Python, tier: &Tier, prune: bool) -> Install {
         cmd.push("-r".into());
         cmd.push(format!("{CONTEXT_MOUNT}/{}", r.value));
     }
-    let args = if prune {
-        vec![
+    let pruning = if prune {
+        prune_script(python)
+    } else {
+        String::new()
+    };
+    let args = match python.installer {
+        // pip's runner lives under the tool venv's lib/pythonX.Y: found by the shell.
+        Installer::Pip => vec![
             "/bin/sh".into(),
             "-c".into(),
-            format!("set -eu\n{}\n{}", join(&cmd), prune_script(python)),
-        ]
-    } else {
-        cmd
+            format!(
+                "set -eu\n{PIP_RUNNER_LOOKUP}{} \"$1\" {}\n{pruning}",
+                quote(&venv_python(python)),
+                join(&cmd)
+            ),
+        ],
+        Installer::Uv if prune => vec![
+            "/bin/sh".into(),
+            "-c".into(),
+            format!("set -eu\n{}\n{pruning}", join(&cmd)),
+        ],
+        Installer::Uv => cmd,
     };
     Install {
         args,
@@ -133,15 +149,18 @@ pub fn install(python: &Python, tier: &Tier, prune: bool) -> Install {
     }
 }
 
+/// Sets `$1` to pip's runner script in the tool venv (pip >= 22.3, as `--python` needs).
+/// Run by another interpreter, it makes only pip importable from the tool venv, so pip
+/// installs into that interpreter's environment and sees nothing else of the tool venv:
+/// `pip --python` runs it the same way, after starting a first interpreter for nothing.
+const PIP_RUNNER_LOOKUP: &str = "set -- /opt/strata-tools/lib/python*/site-packages/pip/__pip-runner__.py\n\
+     if [ ! -f \"$1\" ]; then\n\
+     \x20 echo 'strata: the builder image'\\''s pip is older than 22.3 (no __pip-runner__.py); use a Python whose ensurepip has pip 22.3 or later, or installer = \"uv\"' >&2; exit 1\n\
+     fi\n";
+
+/// pip's arguments after the interpreter and the runner script.
 fn pip_args(python: &Python, tier: &Tier) -> Vec<String> {
-    let mut a: Vec<String> = vec![
-        format!("{TOOLS_DIR}/bin/python"),
-        "-m".into(),
-        "pip".into(),
-        "--python".into(),
-        venv_python(python),
-        "install".into(),
-    ];
+    let mut a: Vec<String> = vec!["install".into()];
     a.extend(pip_flags());
     if !python.compile_bytecode {
         a.push("--no-compile".into());
@@ -250,17 +269,23 @@ mod tests {
     #[test]
     fn pip_runs_from_the_tool_venv_against_the_app_venv() {
         let i = install(&py(Installer::Pip), &tier(true), false);
-        let a = i.args.join(" ");
+        assert_eq!(i.args[..2], ["/bin/sh", "-c"]);
+        let a = &i.args[2];
         assert!(
-            a.starts_with("/opt/strata-tools/bin/python -m pip --python /opt/venv/bin/python install --cache-dir /root/.cache/pip"),
+            a.contains("set -- /opt/strata-tools/lib/python*/site-packages/pip/__pip-runner__.py\n"),
             "{a}"
         );
+        assert!(
+            a.contains("\n/opt/venv/bin/python \"$1\" install --cache-dir /root/.cache/pip"),
+            "{a}"
+        );
+        assert!(!a.contains("-name tests"), "no pruning asked: {a}");
         assert!(
             a.contains("--no-deps --index-url https://b.example/simple"),
             "{a}"
         );
         assert!(a.contains("--extra-index-url https://a.example/simple --extra-index-url https://c.example/whl"), "{a}");
-        assert!(a.ends_with("-r /run/strata/context/reqs/cuda.txt"), "{a}");
+        assert!(a.trim_end().ends_with("-r /run/strata/context/reqs/cuda.txt"), "{a}");
         assert!(!a.contains("--no-compile"));
         assert_eq!((i.cache_dir, i.cache_id), (PIP_CACHE_DIR, PIP_CACHE_ID));
     }
@@ -281,12 +306,17 @@ mod tests {
     }
 
     #[test]
+    fn pip_runner_is_looked_up_in_the_tool_venv() {
+        assert!(PIP_RUNNER_LOOKUP.starts_with(&format!("set -- {TOOLS_DIR}/lib/")));
+    }
+
+    #[test]
     fn no_compile_when_bytecode_is_off() {
         let mut p = py(Installer::Pip);
         p.compile_bytecode = false;
-        let a = install(&p, &tier(false), false).args;
-        assert!(a.contains(&"--no-compile".to_string()));
-        assert!(!a.contains(&"--no-deps".to_string()));
+        let a = install(&p, &tier(false), false).args.join(" ");
+        assert!(a.contains(" --no-compile "), "{a}");
+        assert!(!a.contains("--no-deps"), "{a}");
     }
 
     #[test]
@@ -295,7 +325,7 @@ mod tests {
         assert_eq!(i.args[0], "/bin/sh");
         let script = &i.args[2];
         assert!(
-            script.contains("pip --python /opt/venv/bin/python install"),
+            script.contains("/opt/venv/bin/python \"$1\" install"),
             "{script}"
         );
         assert!(script.contains("-name tests -o -name test"), "{script}");
