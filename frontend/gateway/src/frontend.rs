@@ -222,7 +222,14 @@ async fn build_platform(
             }
             // The same error comes from the plan below, after the inspection it may need.
             Err(_) => (
-                crate::system::detect_all(bridge, target, &lower_opts, &BTreeMap::new()).await?,
+                crate::system::detect_all(
+                    bridge,
+                    target,
+                    &lower_opts,
+                    &BTreeMap::new(),
+                    &opts.cache_imports,
+                )
+                .await?,
                 None,
             ),
         };
@@ -287,7 +294,8 @@ async fn resolve_and_inspect(
         .zip(&resolved.0)
         .map(|(written, r)| (written.reference.clone(), r.reference.clone()))
         .collect();
-    let systems = crate::system::detect_all(bridge, target, lower_opts, &pinned).await?;
+    let systems =
+        crate::system::detect_all(bridge, target, lower_opts, &pinned, &opts.cache_imports).await?;
     Ok((systems, resolved))
 }
 

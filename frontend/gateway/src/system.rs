@@ -10,6 +10,7 @@ use strata_plan::{release_key, BaseSystem, PackageManager};
 use strata_spec::model::Target;
 
 use crate::bridge::{Bridge, BridgeError};
+use crate::options::CacheImport;
 
 /// Where each manager's binary lives, in the order they are tried.
 const MANAGERS: &[(&str, PackageManager)] = &[
@@ -31,6 +32,7 @@ pub async fn detect_all(
     t: &Target,
     o: &LowerOptions,
     pinned: &BTreeMap<String, String>,
+    cache_imports: &[CacheImport],
 ) -> Result<BTreeMap<String, BaseSystem>, BridgeError> {
     let mut wanted: Vec<&str> = vec![];
     if !t.system.packages.is_empty() {
@@ -50,7 +52,12 @@ pub async fn detect_all(
             None => ImageRef::parse(w).ok().map(|r| (w, r.normalized())),
         })
         .collect();
-    let found = join_all(parsed.iter().map(|(_, n)| detect(bridge, n, o))).await;
+    let found = join_all(
+        parsed
+            .iter()
+            .map(|(_, n)| detect(bridge, n, o, cache_imports)),
+    )
+    .await;
     let mut out = BTreeMap::new();
     for ((reference, _), system) in parsed.into_iter().zip(found) {
         out.insert(reference.to_string(), system?);
@@ -62,6 +69,7 @@ async fn detect(
     bridge: &Bridge,
     normalized: &str,
     o: &LowerOptions,
+    cache_imports: &[CacheImport],
 ) -> Result<BaseSystem, BridgeError> {
     let shown = normalized.split('@').next().unwrap_or(normalized);
     let def = strata_llb::lower::image_definition(
@@ -69,7 +77,10 @@ async fn detect(
         &format!("[internal] inspect {shown} for its package manager"),
         o,
     );
-    let root = bridge.solve(def, vec![], false).await?;
+    // With the build's cache imports: BuildKit keeps the cache sources of the solve that
+    // first loads a vertex, and this one is the build's `FROM`. Without them, nothing
+    // built on it would match `--cache-from` (every step ran again after a prune).
+    let root = bridge.solve(def, cache_imports.to_vec(), false).await?;
     // Each lookup mounts the image anew in BuildKit: ask for the likely case first (apt,
     // and the release from /etc/os-release), the other managers only when apt is missing.
     let ((apt, _), rest) = MANAGERS.split_first().expect("MANAGERS is not empty");

@@ -272,7 +272,9 @@ mod tests {
         assert_eq!(i.args[..2], ["/bin/sh", "-c"]);
         let a = &i.args[2];
         assert!(
-            a.contains("set -- /opt/strata-tools/lib/python*/site-packages/pip/__pip-runner__.py\n"),
+            a.contains(
+                "set -- /opt/strata-tools/lib/python*/site-packages/pip/__pip-runner__.py\n"
+            ),
             "{a}"
         );
         assert!(
@@ -285,7 +287,11 @@ mod tests {
             "{a}"
         );
         assert!(a.contains("--extra-index-url https://a.example/simple --extra-index-url https://c.example/whl"), "{a}");
-        assert!(a.trim_end().ends_with("-r /run/strata/context/reqs/cuda.txt"), "{a}");
+        assert!(
+            a.trim_end()
+                .ends_with("-r /run/strata/context/reqs/cuda.txt"),
+            "{a}"
+        );
         assert!(!a.contains("--no-compile"));
         assert_eq!((i.cache_dir, i.cache_id), (PIP_CACHE_DIR, PIP_CACHE_ID));
     }
