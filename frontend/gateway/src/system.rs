@@ -100,12 +100,15 @@ async fn detect(
             }
         }
     }
-    let release = match release {
-        Ok(text) => Ok(text),
-        Err(_) => bridge.read_file(&root, "/usr/lib/os-release", None).await,
-    }
-    .ok()
-    .and_then(|text| release_key(&String::from_utf8_lossy(&text)));
+    let key = |text: Vec<u8>| release_key(&String::from_utf8_lossy(&text));
+    let release = match release.ok().and_then(key) {
+        Some(k) => Some(k),
+        None => bridge
+            .read_file(&root, "/usr/lib/os-release", None)
+            .await
+            .ok()
+            .and_then(key),
+    };
     Ok(BaseSystem {
         manager,
         // Without an os-release, the reference as tagged keys the caches (not its digest,

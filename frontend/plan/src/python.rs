@@ -123,23 +123,22 @@ pub fn install(python: &Python, tier: &Tier, prune: bool) -> Install {
     } else {
         String::new()
     };
-    let args = match python.installer {
+    let (lookup, line) = match python.installer {
         // pip's runner lives under the tool venv's lib/pythonX.Y: found by the shell.
-        Installer::Pip => vec![
+        Installer::Pip => (
+            pip_runner_lookup(),
+            format!("{} \"$1\" {}", quote(&venv_python(python)), join(&cmd)),
+        ),
+        Installer::Uv => (String::new(), join(&cmd)),
+    };
+    let args = if lookup.is_empty() && pruning.is_empty() {
+        cmd
+    } else {
+        vec![
             "/bin/sh".into(),
             "-c".into(),
-            format!(
-                "set -eu\n{PIP_RUNNER_LOOKUP}{} \"$1\" {}\n{pruning}",
-                quote(&venv_python(python)),
-                join(&cmd)
-            ),
-        ],
-        Installer::Uv if prune => vec![
-            "/bin/sh".into(),
-            "-c".into(),
-            format!("set -eu\n{}\n{pruning}", join(&cmd)),
-        ],
-        Installer::Uv => cmd,
+            format!("set -eu\n{lookup}{line}\n{pruning}"),
+        ]
     };
     Install {
         args,
@@ -149,14 +148,19 @@ pub fn install(python: &Python, tier: &Tier, prune: bool) -> Install {
     }
 }
 
-/// Sets `$1` to pip's runner script in the tool venv (pip >= 22.3, as `--python` needs).
-/// Run by another interpreter, it makes only pip importable from the tool venv, so pip
-/// installs into that interpreter's environment and sees nothing else of the tool venv:
-/// `pip --python` runs it the same way, after starting a first interpreter for nothing.
-const PIP_RUNNER_LOOKUP: &str = "set -- /opt/strata-tools/lib/python*/site-packages/pip/__pip-runner__.py\n\
-     if [ ! -f \"$1\" ]; then\n\
-     \x20 echo 'strata: the builder image'\\''s pip is older than 22.3 (no __pip-runner__.py); use a Python whose ensurepip has pip 22.3 or later, or installer = \"uv\"' >&2; exit 1\n\
-     fi\n";
+/// Shell lines setting `$1` to pip's runner script in the tool venv (pip >= 22.3, as
+/// `--python` needs). Run by another interpreter, it makes only pip importable from the
+/// tool venv, so pip installs into that interpreter's environment and sees nothing else
+/// of the tool venv: `pip --python` runs it the same way, after starting a first
+/// interpreter for nothing.
+fn pip_runner_lookup() -> String {
+    format!(
+        "set -- {TOOLS_DIR}/lib/python*/site-packages/pip/__pip-runner__.py\n\
+         if [ ! -f \"$1\" ]; then\n\
+         \x20 echo 'strata: the builder image'\\''s pip is older than 22.3 (no __pip-runner__.py); use a Python whose ensurepip has pip 22.3 or later, or installer = \"uv\"' >&2; exit 1\n\
+         fi\n"
+    )
+}
 
 /// pip's arguments after the interpreter and the runner script.
 fn pip_args(python: &Python, tier: &Tier) -> Vec<String> {
@@ -311,9 +315,26 @@ mod tests {
         assert!(!tools_script(&py(Installer::Pip)).contains("pip install"));
     }
 
+    /// The install script, run where the tool venv has no pip runner (this host has no
+    /// /opt/strata-tools), stops before pip with the message for an old pip.
     #[test]
-    fn pip_runner_is_looked_up_in_the_tool_venv() {
-        assert!(PIP_RUNNER_LOOKUP.starts_with(&format!("set -- {TOOLS_DIR}/lib/")));
+    fn a_missing_pip_runner_stops_the_step_with_a_clear_message() {
+        assert!(
+            !std::path::Path::new(TOOLS_DIR).exists(),
+            "needs a host without {TOOLS_DIR}"
+        );
+        let i = install(&py(Installer::Pip), &tier(false), true);
+        let out = std::process::Command::new(&i.args[0])
+            .args(&i.args[1..])
+            .output()
+            .expect("/bin/sh runs");
+        assert_eq!(out.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            err.trim(),
+            "strata: the builder image's pip is older than 22.3 (no __pip-runner__.py); \
+             use a Python whose ensurepip has pip 22.3 or later, or installer = \"uv\""
+        );
     }
 
     #[test]
