@@ -465,7 +465,7 @@ table() {
   fi
   if [ -n "$DF_SYNTAX" ]; then
     echo "- the image-frontend no-op: the Dockerfile with \`--build-arg BUILDKIT_SYNTAX=$DF_SYNTAX\`"
-    echo "  (what a \`# syntax=\` line does), right after the built-in frontend's no-op; steps it ran:" \
+    echo "  (what a \`# syntax=\` line does), each right after one of the built-in frontend's no-ops; steps they ran:" \
          "$(awk -F'\t' '$1 == "noop_steps" && $2 == "dockerfile_syntax" { printf "%s ", $3 }' "$RAW")(per no-op)."
   fi
   echo "- LLB generation: wall time of one \`$(basename "$STRATA_BIN") llb\` process ($STRATA_BIN), no daemon."
