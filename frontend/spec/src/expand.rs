@@ -14,6 +14,34 @@ use crate::value::{Kind, Str, Table, Value};
 /// The build argument that selects a variant; it need not be declared.
 pub const VARIANT: &str = "VARIANT";
 
+/// The most bytes one string value may hold once its `${NAME}`s are expanded.
+pub const MAX_EXPANDED_VALUE: usize = 64 * 1024;
+/// The most bytes expansion may add to a spec, over all its values, per pass
+/// (one target's resolution, or the check of every value).
+pub const MAX_EXPANSION_GROWTH: usize = 1024 * 1024;
+
+/// What expansion may still add in this pass; reported once when used up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Budget {
+    left: usize,
+    reported: bool,
+}
+
+impl Budget {
+    pub fn new() -> Self {
+        Budget {
+            left: MAX_EXPANSION_GROWTH,
+            reported: false,
+        }
+    }
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget::new()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Piece<'a> {
     Lit(&'a str),
@@ -112,24 +140,118 @@ pub(crate) fn has_refs(s: &str) -> bool {
 /// Expand `value` (a string value of the spec) with `lookup`; errors are
 /// reported at the offending part of the string. `declared` lists the names
 /// that may be used, for the message.
+///
+/// The result is bounded: at most [`MAX_EXPANDED_VALUE`] bytes when the value
+/// refers to anything, and what the references add is taken from `budget`
+/// (`Err(None)` when the budget was used up and that was already reported).
 pub(crate) fn expand_value(
     value: &Value,
     text: &str,
     lookup: &dyn Fn(&str) -> Option<String>,
     declared: &[&str],
 ) -> Result<String, Diagnostic> {
-    let parts = pieces(text).map_err(|e| syntax_diag(value, text, &e))?;
-    let mut out = String::with_capacity(text.len());
-    for p in parts {
-        match p {
-            Piece::Lit(l) => out.push_str(l),
-            Piece::Ref { name, start, end } => match lookup(name) {
-                Some(v) => out.push_str(&v),
-                None => return Err(unknown_diag(value, name, start, end, declared)),
-            },
+    let mut budget = Budget::new();
+    expand_bounded(value, text, lookup, declared, &mut budget)
+        .map_err(|e| e.unwrap_or_else(|| too_big_diag(value, 0, true)))
+}
+
+/// [`expand_value`] drawing on a budget shared by a whole pass.
+pub(crate) fn expand_bounded(
+    value: &Value,
+    text: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    declared: &[&str],
+    budget: &mut Budget,
+) -> Result<String, Option<Diagnostic>> {
+    let parts = pieces(text).map_err(|e| Some(syntax_diag(value, text, &e)))?;
+    if !parts.iter().any(|p| matches!(p, Piece::Ref { .. })) {
+        // Only `$$`s: the result is shorter than the text.
+        let mut out = String::with_capacity(text.len());
+        for p in parts {
+            if let Piece::Lit(l) = p {
+                out.push_str(l);
+            }
         }
+        return Ok(out);
     }
+    let mut out = String::with_capacity(text.len().min(MAX_EXPANDED_VALUE));
+    for p in parts {
+        let add = match p {
+            Piece::Lit(l) => l,
+            Piece::Ref { name, start, end } => match lookup(name) {
+                Some(v) => {
+                    // Checked before the copy: a reference repeated thousands of
+                    // times costs its length once per use only while within bounds.
+                    let total = out.len() + v.len();
+                    if total > MAX_EXPANDED_VALUE {
+                        return Err(value_too_big(value, total, budget));
+                    }
+                    out.push_str(&v);
+                    continue;
+                }
+                None => return Err(Some(unknown_diag(value, name, start, end, declared))),
+            },
+        };
+        if out.len() + add.len() > MAX_EXPANDED_VALUE {
+            return Err(value_too_big(value, out.len() + add.len(), budget));
+        }
+        out.push_str(add);
+    }
+    let grown = out.len().saturating_sub(text.len());
+    if grown > budget.left {
+        budget.left = 0;
+        if budget.reported {
+            return Err(None);
+        }
+        budget.reported = true;
+        return Err(Some(too_big_diag(value, 0, true)));
+    }
+    budget.left -= grown;
     Ok(out)
+}
+
+/// A value over [`MAX_EXPANDED_VALUE`]: what it tried to hold is charged to the
+/// pass's budget, so that a spec of thousands of such values gets a few messages
+/// and then stops (the budget's message is not repeated either).
+fn value_too_big(value: &Value, total: usize, budget: &mut Budget) -> Option<Diagnostic> {
+    if budget.reported {
+        return None;
+    }
+    budget.left = budget.left.saturating_sub(total);
+    if budget.left == 0 {
+        budget.reported = true;
+    }
+    Some(too_big_diag(value, total, false))
+}
+
+fn too_big_diag(value: &Value, at_least: usize, whole_spec: bool) -> Diagnostic {
+    if whole_spec {
+        Diagnostic::error(format!(
+            "build arguments expand to more than {} KiB in this spec",
+            MAX_EXPANSION_GROWTH / 1024
+        ))
+        .with_primary(value.span, "the expansion passes the bound here")
+        .with_help("refer to long build arguments fewer times, or pass long data as a file of the build context")
+        .with_note(format!(
+            "`${{NAME}}` may add at most {} KiB to a spec, and a value may hold at most {} KiB once expanded",
+            MAX_EXPANSION_GROWTH / 1024,
+            MAX_EXPANDED_VALUE / 1024
+        ))
+    } else {
+        Diagnostic::error(format!(
+            "this value is longer than {} KiB once its build arguments are expanded",
+            MAX_EXPANDED_VALUE / 1024
+        ))
+        .with_primary(
+            value.span,
+            format!("expands to at least {at_least} bytes"),
+        )
+        .with_help("shorten the build arguments it refers to, or pass long data as a file of the build context")
+        .with_note(format!(
+            "a value may hold at most {} KiB once `${{NAME}}` is expanded",
+            MAX_EXPANDED_VALUE / 1024
+        ))
+    }
 }
 
 /// Check the references of a string without expanding: syntax and names.
@@ -213,8 +335,9 @@ pub(crate) fn expand_table(
     diags: &mut Vec<Diagnostic>,
 ) -> Table {
     let mut out = t.clone();
+    let mut budget = Budget::new();
     for e in out.entries.iter_mut() {
-        expand_in(&mut e.value, values, declared, diags);
+        expand_in(&mut e.value, values, declared, diags, &mut budget);
     }
     out
 }
@@ -224,12 +347,22 @@ fn expand_in(
     values: &BTreeMap<String, String>,
     declared: &[&str],
     diags: &mut Vec<Diagnostic>,
+    budget: &mut Budget,
 ) {
-    let snapshot = v.clone();
+    let span = v.span;
     match &mut v.kind {
         Kind::Str(s) => {
+            if !s.text.contains('$') {
+                return;
+            }
+            // Only strings are copied for their messages (a table's copy would
+            // make a deep tree cost its depth times its size).
+            let snapshot = Value {
+                kind: Kind::Str(s.clone()),
+                span,
+            };
             let lookup = |n: &str| values.get(n).cloned();
-            match expand_value(&snapshot, &s.text, &lookup, declared) {
+            match expand_bounded(&snapshot, &s.text, &lookup, declared, budget) {
                 Ok(text) => {
                     if text != s.text {
                         *s = Str {
@@ -238,17 +371,18 @@ fn expand_in(
                         };
                     }
                 }
-                Err(d) => diags.push(d),
+                Err(Some(d)) => diags.push(d),
+                Err(None) => {}
             }
         }
         Kind::Array(items) => {
             for i in items {
-                expand_in(i, values, declared, diags);
+                expand_in(i, values, declared, diags, budget);
             }
         }
         Kind::Table(t) => {
             for e in t.entries.iter_mut() {
-                expand_in(&mut e.value, values, declared, diags);
+                expand_in(&mut e.value, values, declared, diags, budget);
             }
         }
         Kind::Int(_) | Kind::Float(_) | Kind::Bool(_) | Kind::Datetime(_) => {}

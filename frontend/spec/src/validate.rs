@@ -76,6 +76,9 @@ pub(crate) struct Walker<'a> {
     pub diags: Vec<Diagnostic>,
     /// Inside `[variants.NAME]`, `${VARIANT}` is NAME (in [`Mode::Args`]).
     variant: Option<String>,
+    /// What `${NAME}` may still add in this walk (checks, then duplicate detection).
+    budget: expand::Budget,
+    dup_budget: expand::Budget,
 }
 
 impl<'a> Walker<'a> {
@@ -85,6 +88,8 @@ impl<'a> Walker<'a> {
             services,
             diags: Vec::new(),
             variant: None,
+            budget: expand::Budget::new(),
+            dup_budget: expand::Budget::new(),
         }
     }
 
@@ -293,10 +298,10 @@ impl<'a> Walker<'a> {
                     (Some(variant), expand::VARIANT) => Some(variant.clone()),
                     _ => values.get(n).cloned(),
                 };
-                match expand::expand_value(v, raw, &lookup, declared) {
+                match expand::expand_bounded(v, raw, &lookup, declared, &mut self.budget) {
                     Ok(s) => Some(s),
                     Err(d) => {
-                        self.diags.push(d);
+                        self.diags.extend(d);
                         None
                     }
                 }
@@ -541,7 +546,7 @@ impl<'a> Walker<'a> {
                     (Some(variant), expand::VARIANT) => Some(variant.clone()),
                     _ => values.get(n).cloned(),
                 };
-                expand::expand_value(v, raw, &lookup, &[]).ok()
+                expand::expand_bounded(v, raw, &lookup, &[], &mut self.dup_budget).ok()
             }
             Mode::Literal => Some(raw.to_string()),
         }
