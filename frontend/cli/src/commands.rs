@@ -75,8 +75,29 @@ fn write_stdout(bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// The most bytes of a file of the context (requirements, .dockerignore) read here.
+const MAX_CONTEXT_FILE: u64 = 8 << 20;
+/// The most bytes of a spec read.
+const MAX_SPEC: u64 = 8 << 20;
+
 fn load(path: &Path) -> Result<SourceFile> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut bytes = vec![];
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(
+            std::fs::File::open(path)
+                .with_context(|| format!("cannot read {}", path.display()))?,
+            MAX_SPEC + 1,
+        ),
+        &mut bytes,
+    )
+    .with_context(|| format!("cannot read {}", path.display()))?;
+    if bytes.len() as u64 > MAX_SPEC {
+        anyhow::bail!(
+            "{}: a spec may have at most {} MiB",
+            path.display(),
+            MAX_SPEC >> 20
+        );
+    }
     let (file, not_utf8) = SourceFile::from_utf8(path.display().to_string(), bytes);
     if let Some(d) = not_utf8 {
         // A spec error like any other: the file, the line, exit status 1.
@@ -111,9 +132,10 @@ fn check(c: &Common, list_targets: bool) -> Result<ExitCode> {
     let mut diags = spec.check(&c.build_args);
     // The requirements files, read from the spec's directory (the usual build context);
     // those that are not there are the build's to report.
+    // Links resolve inside that directory only, and only bounded regular files are read.
     let dir = c.spec.parent().unwrap_or(Path::new("."));
     diags.extend(spec.requirement_warnings(&c.build_args, &|p| {
-        std::fs::read_to_string(dir.join(p)).ok()
+        crate::context::read(dir, p, MAX_CONTEXT_FILE)
     }));
     report(&file, &diags);
     if diags.iter().any(Diagnostic::is_error) {
@@ -185,7 +207,8 @@ fn lower_offline(c: &Common, file: &SourceFile, plan: &Plan) -> Result<pb::Defin
         });
     }
     let dir = c.spec.parent().unwrap_or(Path::new("."));
-    let dockerignore = std::fs::read_to_string(dir.join(".dockerignore"))
+    let dockerignore = crate::context::read(dir, ".dockerignore", MAX_CONTEXT_FILE)
+        .map_err(|e| anyhow::anyhow!("{e}"))?
         .map(|t| strata_gateway::dockerignore::parse(&t))
         .unwrap_or_default();
     let platform = parse_platform(c.platform.as_deref().unwrap_or("linux/amd64"))?;

@@ -4,6 +4,7 @@
 
 mod args;
 mod commands;
+mod context;
 mod gateway_mode;
 mod llb_json;
 mod report;

@@ -13,6 +13,7 @@
 //! entries, with the file's line in the label.
 
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 use crate::diag::Diagnostic;
 use crate::model::Tier;
@@ -145,6 +146,16 @@ struct Pin<'a> {
 /// gives a file's text by its path in the context, or `None` when it cannot be read
 /// (a missing file is reported elsewhere, or not at all by `strata check`).
 pub fn warnings(tiers: &[Tier], read: &dyn Fn(&str) -> Option<String>) -> Vec<Diagnostic> {
+    checked(tiers, &|p| Ok(read(p).map(|t| Rc::new(parse(&t)))))
+}
+
+/// What reading a requirements file gave: its requirements, nothing (not there), or
+/// why it may not be read (an error at the spec's entry naming it).
+pub type Parsed = Result<Option<Rc<Vec<Requirement>>>, String>;
+
+/// [`warnings`] with the files already parsed (each parsed once however many
+/// targets list it); a file that may not be read is an error at its entry.
+pub fn checked(tiers: &[Tier], get: &dyn Fn(&str) -> Parsed) -> Vec<Diagnostic> {
     let mut out = vec![];
     let mut pins: BTreeMap<String, Pin> = BTreeMap::new();
     let mut seen_files: Vec<&str> = vec![];
@@ -156,13 +167,29 @@ pub fn warnings(tiers: &[Tier], read: &dyn Fn(&str) -> Option<String>) -> Vec<Di
                 continue;
             }
             seen_files.push(path);
-            let Some(text) = read(path) else { continue };
-            let reqs = parse(&text);
+            let reqs = match get(path) {
+                Ok(Some(r)) => r,
+                Ok(None) => continue,
+                Err(why) => {
+                    out.push(
+                        Diagnostic::error(format!(
+                            "`{path}` (requirements of tier `{}`) cannot be read: {why}",
+                            tier.name.value
+                        ))
+                        .with_primary(file.span, "this file may not be read")
+                        .with_help(
+                            "requirements files must be regular files inside the build context; \
+                             a symbolic link must point to a file inside it",
+                        ),
+                    );
+                    continue;
+                }
+            };
             let loose: Vec<&Requirement> = reqs.iter().filter(|r| r.pinned.is_none()).collect();
             if let Some(first) = loose.first() {
                 out.push(unpinned(path, file.span, &loose, first));
             }
-            for r in &reqs {
+            for r in reqs.iter() {
                 if let Some(earlier) = pins.get(&r.name) {
                     if r.pinned.as_deref() != Some(earlier.version.as_str()) {
                         out.push(repinned(&tier.name.value, path, file.span, r, earlier));
@@ -190,18 +217,28 @@ pub fn warnings(tiers: &[Tier], read: &dyn Fn(&str) -> Option<String>) -> Vec<Di
     out
 }
 
+/// A requirement as shown in a message: at most 120 characters of it.
+fn shown(text: &str) -> String {
+    const MAX: usize = 120;
+    if text.chars().count() <= MAX {
+        return text.to_string();
+    }
+    let cut: String = text.chars().take(MAX).collect();
+    format!("{cut}...")
+}
+
 fn unpinned(path: &str, span: Span, loose: &[&Requirement], first: &Requirement) -> Diagnostic {
     let listed: Vec<String> = loose
         .iter()
         .take(3)
-        .map(|r| format!("`{}` (line {})", r.text, r.line))
+        .map(|r| format!("`{}` (line {})", shown(&r.text), r.line))
         .collect();
     let more = match loose.len() {
         n if n > 3 => format!(" and {} more", n - 3),
         _ => String::new(),
     };
     let message = if loose.len() == 1 {
-        format!("`{}` in `{path}` is not pinned to one version", first.text)
+        format!("`{}` in `{path}` is not pinned to one version", shown(&first.text))
     } else {
         format!(
             "{} requirements in `{path}` are not pinned to one version: {}{more}",
@@ -210,32 +247,38 @@ fn unpinned(path: &str, span: Span, loose: &[&Requirement], first: &Requirement)
         )
     };
     Diagnostic::warning(message)
-        .with_primary(span, format!("{path}:{}: `{}`", first.line, first.text))
+        .with_primary(span, format!("{path}:{}: `{}`", first.line, shown(&first.text)))
         .with_help(format!(
             "pin exact versions (`{}==VERSION`, e.g. from `pip freeze`): an unpinned requirement \
              installs whatever is newest when the tier's step runs, and the step's cache keeps \
              an old answer until something else changes it",
-            first.name
+            shown(&first.name)
         ))
 }
 
 fn repinned(tier: &str, path: &str, span: Span, r: &Requirement, earlier: &Pin) -> Diagnostic {
     Diagnostic::warning(format!(
         "tier `{tier}` asks for `{}`, which tier `{}` pinned to {}",
-        r.text, earlier.tier, earlier.version
+        shown(&r.text), earlier.tier, shown(&earlier.version)
     ))
-    .with_primary(span, format!("{path}:{}: `{}`", r.line, r.text))
+    .with_primary(span, format!("{path}:{}: `{}`", r.line, shown(&r.text)))
     .with_secondary(
         earlier.span,
         format!(
             "{}:{}: {}=={}",
-            earlier.path, earlier.line, r.name, earlier.version
+            earlier.path,
+            earlier.line,
+            shown(&r.name),
+            shown(&earlier.version)
         ),
     )
     .with_help(format!(
         "ask for `{}=={}` here too, or keep `{}` in one tier: installing another version \
          rewrites tier `{}`'s files in this tier's layer, so the image carries both",
-        r.name, earlier.version, r.name, earlier.tier
+        shown(&r.name),
+        shown(&earlier.version),
+        shown(&r.name),
+        earlier.tier
     ))
 }
 

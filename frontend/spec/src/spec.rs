@@ -1,6 +1,8 @@
 //! A parsed and checked spec: the entry point of this pass.
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
 
 use crate::diag::{dedupe_sort, Diagnostic, Diagnostics};
 use crate::expand;
@@ -125,11 +127,25 @@ impl Spec {
     /// The warnings about the requirements files of every target × (no variant and each
     /// variant): unpinned requirements, later tiers changing earlier pins (see
     /// [`crate::requirements`]). `read` gives a file's text by its path in the context.
+    ///
+    /// Each file is read and parsed once, however many targets list it. `read` may
+    /// refuse a file (`Err(why)`: a link leaving the context, not a regular file, too
+    /// big), which is an error at the spec's entry naming it.
     pub fn requirement_warnings(
         &self,
         build_args: &BTreeMap<String, String>,
-        read: &dyn Fn(&str) -> Option<String>,
+        read: &dyn Fn(&str) -> Result<Option<String>, String>,
     ) -> Vec<Diagnostic> {
+        let memo: RefCell<HashMap<String, crate::requirements::Parsed>> =
+            RefCell::new(HashMap::new());
+        let get = |p: &str| -> crate::requirements::Parsed {
+            if let Some(r) = memo.borrow().get(p) {
+                return r.clone();
+            }
+            let r = read(p).map(|t| t.map(|t| Rc::new(crate::requirements::parse(&t))));
+            memo.borrow_mut().insert(p.to_string(), r.clone());
+            r
+        };
         let mut variants: Vec<&str> = vec![""];
         variants.extend(self.variant_names());
         let mut out = vec![];
@@ -138,7 +154,7 @@ impl Spec {
                 let mut args = build_args.clone();
                 args.insert(expand::VARIANT.to_string(), v.to_string());
                 if let Ok(t) = self.resolve(Some(&target), &args) {
-                    out.extend(crate::requirements::warnings(&t.tiers, read));
+                    out.extend(crate::requirements::checked(&t.tiers, &get));
                 }
             }
         }
