@@ -235,6 +235,17 @@ fn git_op(g: &GitSource) -> pb::Op {
     }
     let mut attrs = BTreeMap::new();
     attrs.insert("git.fullurl".to_string(), url.to_string());
+    // The secrets BuildKit's git source reads for an http(s) remote's credentials
+    // (`GIT_AUTH_TOKEN.<host>`, then `GIT_AUTH_TOKEN`; the same for the header), as
+    // `llb.Git` names them by default: a URL never carries them (the spec refuses it).
+    attrs.insert(
+        "git.authtokensecret".to_string(),
+        "GIT_AUTH_TOKEN".to_string(),
+    );
+    attrs.insert(
+        "git.authheadersecret".to_string(),
+        "GIT_AUTH_HEADER".to_string(),
+    );
     if g.keep_git_dir {
         attrs.insert("git.keepgitdir".to_string(), "true".to_string());
     }
@@ -765,6 +776,20 @@ mod tests {
         let mut o = opts();
         o.images.clear();
         assert!(lower(&plan(), &o).is_err());
+    }
+
+    #[test]
+    fn git_sources_name_buildkits_auth_secrets() {
+        let op = git_op(&GitSource {
+            url: "https://github.com/o/private.git".into(),
+            reference: None,
+            keep_git_dir: false,
+        });
+        let Some(pb::op::Op::Source(s)) = op.op else {
+            panic!()
+        };
+        assert_eq!(s.attrs["git.authtokensecret"], "GIT_AUTH_TOKEN");
+        assert_eq!(s.attrs["git.authheadersecret"], "GIT_AUTH_HEADER");
     }
 
     #[test]

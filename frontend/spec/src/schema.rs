@@ -7,6 +7,9 @@ pub(crate) enum Check {
     Any,
     NonEmpty,
     AbsPath,
+    /// An absolute path that also reaches /etc/passwd (the user's home) or PATH
+    /// (`workdir`, `venv`): no `:`.
+    ImagePath,
     RelPath,
     RelFile,
     Package,
@@ -14,7 +17,8 @@ pub(crate) enum Check {
     Name,
     EnvName,
     ImageRef,
-    Url,
+    /// A package index: a URL without credentials.
+    IndexUrl,
     GitUrl,
     GitRef,
     Installer,
@@ -136,7 +140,7 @@ const fn plain(keys: &'static [Field]) -> Schema {
 pub(crate) static IMAGE: Schema = plain(&[
     f("base", Ty::Str(Check::ImageRef)),
     f("builder", Ty::Str(Check::ImageRef)),
-    f("workdir", Ty::Str(Check::AbsPath)),
+    f("workdir", Ty::Str(Check::ImagePath)),
     f("user", Ty::Str(Check::User)),
     f(
         "env",
@@ -163,8 +167,8 @@ pub(crate) static TIER: Schema = Schema {
     keys: &[
         f("name", Ty::Str(Check::Name)),
         f("requirements", Ty::NonEmptyList(Check::RelFile)),
-        f("index-url", Ty::Str(Check::Url)),
-        f("extra-index-urls", Ty::List(Check::Url)),
+        f("index-url", Ty::Str(Check::IndexUrl)),
+        f("extra-index-urls", Ty::List(Check::IndexUrl)),
         f("no-deps", Ty::Bool),
         f("dev", Ty::Bool),
     ],
@@ -175,9 +179,9 @@ pub(crate) static TIER: Schema = Schema {
 pub(crate) static PYTHON: Schema = plain(&[
     f("installer", Ty::Str(Check::Installer)),
     f("interpreter", Ty::Str(Check::Interpreter)),
-    f("venv", Ty::Str(Check::AbsPath)),
-    f("index-url", Ty::Str(Check::Url)),
-    f("extra-index-urls", Ty::List(Check::Url)),
+    f("venv", Ty::Str(Check::ImagePath)),
+    f("index-url", Ty::Str(Check::IndexUrl)),
+    f("extra-index-urls", Ty::List(Check::IndexUrl)),
     f("compile-bytecode", Ty::Bool),
     f("prune-tests", Ty::Bool),
     f("netrc-secret", Ty::Str(Check::NonEmpty)),

@@ -654,8 +654,10 @@ fn duplicate(key: &str, name: &str, span: Span, first: Span) -> Diagnostic {
 
 /// Check a string against a [`Check`].
 pub(crate) fn check_str(check: Check, s: &str) -> Result<(), Problem> {
+    values::no_nul(s)?;
     match check {
         Check::Any => Ok(()),
+        Check::ImagePath => values::image_path(s).map(|_| ()),
         Check::NonEmpty => values::non_empty(s),
         Check::AbsPath => values::abs_path(s).map(|_| ()),
         Check::RelPath => values::rel_path(s).map(|_| ()),
@@ -664,7 +666,7 @@ pub(crate) fn check_str(check: Check, s: &str) -> Result<(), Problem> {
         Check::Name => values::name(s),
         Check::EnvName => values::env_name(s),
         Check::ImageRef => values::image_ref(s),
-        Check::Url => values::url(s),
+        Check::IndexUrl => values::index_url(s),
         Check::GitUrl => values::git_url(s),
         Check::GitRef => values::git_ref(s),
         Check::Installer => values::installer(s).map(|_| ()),

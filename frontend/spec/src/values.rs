@@ -45,8 +45,45 @@ fn components(path: &str) -> Option<Vec<&str>> {
     Some(out)
 }
 
+/// No value may hold a NUL: the shell and the kernel end a string there, so quoting
+/// drops it and a command would see another value than the image config.
+pub(crate) fn no_nul(s: &str) -> R<()> {
+    if s.contains('\0') {
+        return Err(Problem::new(
+            "must not hold a NUL character",
+            "a NUL character (`\\0`) in the value",
+        )
+        .help("remove it: the shell and the kernel end a string at a NUL"));
+    }
+    Ok(())
+}
+
+/// `workdir` and `venv`: an absolute path that becomes the user's home in /etc/passwd
+/// (whose fields `:` separates, one line per user) and a PATH entry (`:`-separated):
+/// no `:` and no control character.
+pub(crate) fn image_path(s: &str) -> R<String> {
+    let p = abs_path(s)?;
+    if s.contains(':') {
+        return Err(Problem::new(
+            "must not hold `:`",
+            "`:` in the path",
+        )
+        .help("`:` separates the fields of /etc/passwd (where this path is the user's home) and the entries of PATH; choose a path without it"));
+    }
+    Ok(p)
+}
+
 /// An absolute path inside the image, normalised (`/a/./b/` → `/a/b`; `..` stops at `/`).
+/// No control characters (a newline in a path would start a new line of whatever
+/// file or script it is written into).
 pub(crate) fn abs_path(s: &str) -> R<String> {
+    if let Some(c) = s.chars().find(|c| c.is_control()) {
+        return Err(Problem::new(
+            format!("must not hold a control character ({c:?})"),
+            format!("control character {c:?} in the path"),
+        )
+        .help("paths in the image are written into scripts and /etc/passwd: use printable characters"));
+    }
     if !s.starts_with('/') {
         let help = if s.is_empty() {
             "write an absolute path such as `/app`".to_string()
@@ -347,6 +384,51 @@ pub(crate) fn floating_tag(s: &str) -> Option<&'static str> {
     }
 }
 
+/// The authority of `scheme://authority/...` and where its user part ends, when it
+/// holds `user@` (or `user:password@`).
+fn userinfo(s: &str) -> Option<(&str, &str)> {
+    let (scheme, rest) = s.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let (user, _) = authority.rsplit_once('@')?;
+    Some((scheme, user))
+}
+
+/// `s` with its user part (`user:password@`) removed, for a help that must not
+/// print the credential.
+fn without_userinfo(s: &str) -> String {
+    let Some((scheme, rest)) = s.split_once("://") else {
+        return s.to_string();
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(end);
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    format!("{scheme}://{host}{path}")
+}
+
+/// A package index URL holding a user name or password: refused, without printing it.
+fn index_credentials(s: &str) -> R<()> {
+    if userinfo(s).is_some() {
+        return Err(Problem::new(
+            "a package index URL must not hold credentials",
+            "a user name or password in the URL",
+        )
+        .help(format!(
+            "write `{}` and give the credentials in a netrc file passed as a BuildKit secret: \
+             `netrc-secret = \"pip-netrc\"` in [python] and \
+             `docker buildx build --secret id=pip-netrc,src=$HOME/.netrc` \
+             (a URL's credentials end up in the LLB and the build's progress)",
+            without_userinfo(s)
+        )));
+    }
+    Ok(())
+}
+
+/// A package index URL: a URL without credentials.
+pub(crate) fn index_url(s: &str) -> R<()> {
+    index_credentials(s)?;
+    url(s)
+}
+
 /// A URL with a scheme (`https://...`, `file:///...`).
 pub(crate) fn url(s: &str) -> R<()> {
     if let Some(c) = bad_chars(s, |c| !c.is_whitespace() && !c.is_control()) {
@@ -375,8 +457,59 @@ pub(crate) fn url(s: &str) -> R<()> {
     }
 }
 
-/// A git URL: a URL with a scheme, or scp-like `user@host:path`.
+/// A git URL: a URL with a scheme, or scp-like `user@host:path`. A password (or an
+/// http(s) user name, where tokens go) is refused without printing it; ssh's user
+/// name (`git@`) is not a credential.
 pub(crate) fn git_url(s: &str) -> R<()> {
+    let credential = match userinfo(s) {
+        Some((scheme, user)) => {
+            user.contains(':') || !scheme.to_ascii_lowercase().contains("ssh")
+        }
+        // scp-like `user:password@host:path`
+        None => {
+            !s.contains("://")
+                && s.split('/')
+                    .next()
+                    .and_then(|head| head.split_once('@'))
+                    .is_some_and(|(user, _)| user.contains(':'))
+        }
+    };
+    if credential {
+        return Err(Problem::new(
+            "a git URL must not hold credentials",
+            "a user name or password in the URL",
+        )
+        .help(format!(
+            "write `{}` and give the token as a BuildKit secret, which BuildKit's git source \
+             reads for the host: `docker buildx build --secret id=GIT_AUTH_TOKEN.HOST,env=TOKEN` \
+             (or `GIT_AUTH_HEADER.HOST`); for ssh remotes, `--ssh default` \
+             (a URL's credentials end up in the LLB and the build's progress)",
+            without_userinfo(s)
+        )));
+    }
+    if s.starts_with('-') {
+        return Err(Problem::new(
+            "a git URL must not start with `-`",
+            "git would read it as an option",
+        ));
+    }
+    if s.contains('#') {
+        return Err(Problem::new(
+            "a git URL must not hold `#`",
+            "BuildKit reads what follows `#` as a ref and a subdirectory",
+        )
+        .help("give the branch, tag or commit in `ref`"));
+    }
+    let path = match s.split_once("://") {
+        Some((_, rest)) => rest.split_once('/').map_or("", |(_, p)| p),
+        None => s.split_once(':').map_or("", |(_, p)| p),
+    };
+    if path.split('/').any(|c| c == "..") {
+        return Err(Problem::new(
+            "a git URL's path must not hold `..`",
+            "`..` in the repository path",
+        ));
+    }
     if url(s).is_ok() {
         return Ok(());
     }
@@ -405,6 +538,27 @@ pub(crate) fn git_ref(s: &str) -> R<()> {
             format!("`{s}` is not a git ref"),
             format!("{} in a git ref", char_desc(c)),
         ));
+    }
+    if s.starts_with('-') {
+        return Err(Problem::new(
+            format!("`{s}` is not a git ref: it starts with `-`"),
+            "git would read it as an option",
+        ));
+    }
+    // git refuses `..` in a ref name; after `:` BuildKit would take it as a
+    // subdirectory that leaves the repository.
+    if s.contains("..") {
+        return Err(Problem::new(
+            format!("`{s}` is not a git ref: it holds `..`"),
+            "`..` is not allowed in a git ref",
+        ));
+    }
+    if s.contains(':') || s.contains('#') {
+        return Err(Problem::new(
+            format!("`{s}` is not a git ref: it holds `{}`", if s.contains(':') { ':' } else { '#' }),
+            "BuildKit reads `:` as the start of a subdirectory and `#` as a ref",
+        )
+        .help("give a branch, a tag or a commit"));
     }
     Ok(())
 }
@@ -462,6 +616,13 @@ pub(crate) fn interpreter(s: &str) -> R<()> {
         return Err(Problem::new(
             format!("`{s}` is not an interpreter command"),
             format!("{} is not allowed here", char_desc(c)),
+        )
+        .help("give a command name (`python3.12`) or an absolute path (`/usr/bin/python3`)"));
+    }
+    if s.starts_with('-') {
+        return Err(Problem::new(
+            format!("`{s}` is not an interpreter command: it starts with `-`"),
+            "read as an option, not a command",
         )
         .help("give a command name (`python3.12`) or an absolute path (`/usr/bin/python3`)"));
     }
