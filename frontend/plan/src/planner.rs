@@ -327,7 +327,8 @@ fn build_step(b: &mut Builder, step: &BuildStep, builder: NodeId, builder_img: I
             root: prepared,
             env_of: builder_img,
             args: sh(script),
-            env: vec![],
+            // The build arguments its commands name: `$NAME` is data, not text.
+            env: step.env.clone(),
             cwd: BUILD_SRC.into(),
             mounts,
             network: true,

@@ -282,6 +282,7 @@ fn git_step() -> BuildStep {
             reference: Some("v1".into()),
         },
         run: vec!["cmake -B build".into(), "cmake --build build".into()],
+        env: vec![],
         cache: vec!["/root/.cache/ccache".into()],
         outputs: BTreeMap::from([("/src/build/install".into(), "/opt/lib".into())]),
     }
@@ -516,4 +517,38 @@ fn an_empty_include_copies_nothing() {
     };
     assert_eq!(actions.len(), 1, "{actions:?}");
     assert!(matches!(actions[0], FileAction::Mkdir { .. }));
+}
+
+/// Issue 15: a build argument's value reaches a build step as an environment
+/// variable, never as text of its commands.
+#[test]
+fn build_args_reach_build_steps_as_environment_not_command_text() {
+    let text = "version = 1\n[args]\nVERSION = \"1.0\"\n[image]\nbase = \"python:3.12-slim\"\n\
+        [[build]]\nname = \"lib\"\ncontext = [\".\"]\n\
+        run = [\"echo \\\"${VERSION}\\\" > v\", \"test \\\"$VERSION\\\" = \\\"$(cat v)\\\"\", \"echo $$HOME\"]\n";
+    let file = strata_spec::SourceFile::new("strata.toml", text);
+    let spec = strata_spec::Spec::parse(&file).unwrap();
+    let hostile = "1\"; echo PWNED; echo \"";
+    let args = BTreeMap::from([("VERSION".to_string(), hostile.to_string())]);
+    let t = spec.resolve(None, &args).unwrap();
+    let p = plan(&t, &PlanOptions::default()).unwrap();
+    let (_, run) = find(&p, "[app] build lib");
+    let e = exec(run);
+    assert_eq!(
+        e.args[2],
+        "set -eux\necho \"${VERSION}\" > v\ntest \"$VERSION\" = \"$(cat v)\"\necho $HOME\n",
+        "the commands are as written, whatever the value"
+    );
+    assert!(!e.args[2].contains("PWNED"));
+    assert_eq!(e.env, vec![("VERSION".to_string(), hostile.to_string())]);
+
+    // Without the --build-arg: the default.
+    let t = spec.resolve(None, &BTreeMap::new()).unwrap();
+    assert_eq!(t.builds[0].env, vec![("VERSION".to_string(), "1.0".to_string())]);
+    // A step that names no build argument gets none (its cache does not depend on them).
+    let text = text.replace("${VERSION}", "x").replace("$VERSION", "y");
+    let file = strata_spec::SourceFile::new("strata.toml", text);
+    let spec = strata_spec::Spec::parse(&file).unwrap();
+    let t = spec.resolve(None, &args).unwrap();
+    assert!(t.builds[0].env.is_empty());
 }

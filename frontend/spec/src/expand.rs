@@ -337,9 +337,131 @@ pub(crate) fn expand_table(
     let mut out = t.clone();
     let mut budget = Budget::new();
     for e in out.entries.iter_mut() {
-        expand_in(&mut e.value, values, declared, diags, &mut budget);
+        if e.key == "build" {
+            expand_builds(&mut e.value, values, declared, diags, &mut budget);
+        } else {
+            expand_in(&mut e.value, values, declared, diags, &mut budget);
+        }
     }
     out
+}
+
+/// `[[build]]`: every value as anywhere else, but `run`'s commands keep their
+/// `${NAME}`s for the shell, which finds each build argument in its environment (as
+/// a Dockerfile's `ARG` in a `RUN`): a value is data, never command text.
+fn expand_builds(
+    v: &mut Value,
+    values: &BTreeMap<String, String>,
+    declared: &[&str],
+    diags: &mut Vec<Diagnostic>,
+    budget: &mut Budget,
+) {
+    let Kind::Array(steps) = &mut v.kind else {
+        return expand_in(v, values, declared, diags, budget);
+    };
+    for step in steps {
+        let Kind::Table(t) = &mut step.kind else {
+            expand_in(step, values, declared, diags, budget);
+            continue;
+        };
+        for e in t.entries.iter_mut() {
+            match (&e.key[..], &mut e.value.kind) {
+                ("run", Kind::Array(cmds)) => {
+                    for c in cmds {
+                        shell_in(c, values, declared, diags);
+                    }
+                }
+                _ => expand_in(&mut e.value, values, declared, diags, budget),
+            }
+        }
+    }
+}
+
+/// A command of `run`: `$$` becomes `$`, `${NAME}` stays `${NAME}` (checked: NAME is
+/// a build argument, whose value can be put in an environment).
+fn shell_in(
+    v: &mut Value,
+    values: &BTreeMap<String, String>,
+    declared: &[&str],
+    diags: &mut Vec<Diagnostic>,
+) {
+    let span = v.span;
+    let Kind::Str(s) = &mut v.kind else { return };
+    if !s.text.contains('$') {
+        return;
+    }
+    let snapshot = Value {
+        kind: Kind::Str(s.clone()),
+        span,
+    };
+    let parts = match pieces(&s.text) {
+        Ok(p) => p,
+        Err(e) => return diags.push(syntax_diag(&snapshot, &s.text, &e)),
+    };
+    let mut out = String::with_capacity(s.text.len());
+    for p in parts {
+        match p {
+            Piece::Lit(l) => out.push_str(l),
+            Piece::Ref { name, start, end } => match values.get(name) {
+                Some(val) if val.contains('\0') => {
+                    return diags.push(
+                        Diagnostic::error(format!(
+                            "build argument `{name}` holds a NUL character"
+                        ))
+                        .with_primary(snapshot.sub_span(start, end), "its value goes in this step's environment")
+                        .with_help("an environment variable cannot hold a NUL: remove it from the value"),
+                    )
+                }
+                Some(_) => {
+                    out.push_str("${");
+                    out.push_str(name);
+                    out.push('}');
+                }
+                None => return diags.push(unknown_diag(&snapshot, name, start, end, declared)),
+            },
+        }
+    }
+    if out != s.text {
+        *s = Str {
+            text: out,
+            verbatim_at: None,
+        };
+    }
+}
+
+/// The build arguments a build step's commands refer to (`${NAME}` or `$NAME`, of a
+/// declared argument or `VARIANT`), with their values: the step's environment.
+pub(crate) fn shell_env(
+    commands: &[String],
+    values: &BTreeMap<String, String>,
+) -> Vec<(String, String)> {
+    let mut used: Vec<&str> = vec![];
+    for c in commands {
+        let b = c.as_bytes();
+        let mut i = 0;
+        while i < b.len() {
+            if b[i] != b'$' {
+                i += 1;
+                continue;
+            }
+            let braced = b.get(i + 1) == Some(&b'{');
+            let start = i + 1 + usize::from(braced);
+            let mut end = start;
+            while end < b.len() && (b[end].is_ascii_alphanumeric() || b[end] == b'_') {
+                end += 1;
+            }
+            if let Some(name) = c.get(start..end) {
+                if values.contains_key(name) && !used.contains(&name) {
+                    used.push(name);
+                }
+            }
+            i = end.max(i + 1);
+        }
+    }
+    used.sort_unstable();
+    used.into_iter()
+        .filter_map(|n| values.get(n).map(|v| (n.to_string(), v.clone())))
+        .collect()
 }
 
 fn expand_in(

@@ -23,6 +23,8 @@ pub(crate) struct Subject<'a> {
     pub anchor: Option<Span>,
     pub dev: bool,
     pub variant: Option<&'a str>,
+    /// The build arguments' values (and `VARIANT`), for the build steps' environment.
+    pub args: &'a std::collections::BTreeMap<String, String>,
 }
 
 impl Subject<'_> {
@@ -182,7 +184,7 @@ pub(crate) fn lower(t: &Table, subject: &Subject<'_>) -> Result<Target, Vec<Diag
     };
 
     let run = lower_run(t);
-    let builds = builds(get(t, &["build"]));
+    let builds = builds(get(t, &["build"]), subject.args);
 
     match image {
         Some(image) if errors.is_empty() => Ok(Target {
@@ -343,7 +345,7 @@ fn lower_run(t: &Table) -> Run {
     }
 }
 
-fn builds(v: Option<&Value>) -> Vec<BuildStep> {
+fn builds(v: Option<&Value>, args: &std::collections::BTreeMap<String, String>) -> Vec<BuildStep> {
     let Some(items) = v.and_then(Value::array) else {
         return Vec::new();
     };
@@ -358,10 +360,12 @@ fn builds(v: Option<&Value>) -> Vec<BuildStep> {
                 },
                 (None, ctx) => BuildSource::Context(rel_paths(ctx, false)?),
             };
+            let run = strings(b.value("run")).unwrap_or_default();
             Some(BuildStep {
                 name: b.value("name").and_then(located)?,
                 source,
-                run: strings(b.value("run")).unwrap_or_default(),
+                env: crate::expand::shell_env(&run, args),
+                run,
                 cache: strings(b.value("cache"))
                     .unwrap_or_default()
                     .iter()

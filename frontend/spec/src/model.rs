@@ -180,8 +180,12 @@ pub struct Healthcheck {
 pub struct BuildStep {
     pub name: Located<String>,
     pub source: BuildSource,
-    /// Shell commands run in order in one shell, cwd /src.
+    /// Shell commands run in order in one shell, cwd /src. `${NAME}` of a build
+    /// argument is left in them for the shell, which finds it in `env`.
     pub run: Vec<String>,
+    /// The build arguments the commands refer to, with their values (sorted by
+    /// name): the step's environment, as a Dockerfile's `ARG` for its `RUN`.
+    pub env: Vec<(String, String)>,
     /// Extra cache mount targets (absolute paths).
     pub cache: Vec<String>,
     /// Builder path → final image path, both absolute.

@@ -225,6 +225,7 @@ pub(crate) fn resolve(
         service_span,
         dev: selected.dev,
         variant,
+        args: &values,
     };
     let target = lower::lower(&expanded, &subject).map_err(|e| {
         Diagnostics::from_vec(e).unwrap_or_else(|| {

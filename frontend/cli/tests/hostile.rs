@@ -1,0 +1,72 @@
+//! Issue 15, through the binary: hostile build arguments stay data in the LLB, and
+//! specs whose costs could grow faster than their size check in bounded time.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+mod common;
+use common::TempDir;
+
+fn strata(dir: &Path, args: &[&str]) -> (Output, Duration) {
+    let t = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("BUILDKIT_SESSION_ID")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run strata");
+    (out, t.elapsed())
+}
+
+/// `--build-arg 'VERSION=1"; echo PWNED; echo "'`: the build step's command in the
+/// LLB is the spec's text; the value is in the step's environment, byte for byte.
+#[test]
+fn a_hostile_build_arg_is_in_the_build_steps_env_not_its_command() {
+    let dir = TempDir::new("hostile-llb");
+    std::fs::write(
+        dir.0.join("strata.toml"),
+        "version = 1\n[args]\nVERSION = \"1.0\"\n[image]\nbase = \"python:3.12-slim\"\n\
+         [[build]]\nname = \"lib\"\ncontext = [\".\"]\nrun = [\"echo \\\"${VERSION}\\\" > /src/version\"]\n\
+         outputs = { \"/src/version\" = \"/opt/version\" }\n",
+    )
+    .unwrap();
+    let hostile = "1\"; echo PWNED; echo \"";
+    let arg = format!("VERSION={hostile}");
+    let (out, _) = strata(
+        &dir.0,
+        &["llb", "strata.toml", "--json", "--build-arg", &arg],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut found = false;
+    for op in json["ops"].as_array().unwrap() {
+        let exec = &op["op"];
+        if exec["kind"] != "exec" {
+            continue;
+        }
+        let args: Vec<&str> = exec["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap())
+            .collect();
+        if !args.iter().any(|a| a.contains("/src/version")) {
+            continue;
+        }
+        found = true;
+        assert_eq!(args[2], "set -eux\necho \"${VERSION}\" > /src/version\n");
+        let env: Vec<&str> = exec["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap())
+            .collect();
+        assert!(env.contains(&format!("VERSION={hostile}").as_str()), "{env:?}");
+    }
+    assert!(found, "no build step in {json}");
+    assert!(!String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .any(|l| l.contains("PWNED") && !l.contains("VERSION=")));
+}
