@@ -8,7 +8,7 @@ pub mod ir;
 mod packages;
 mod planner;
 mod python;
-mod sh;
+pub mod sh;
 mod user;
 
 use std::collections::BTreeMap;

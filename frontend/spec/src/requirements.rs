@@ -89,6 +89,9 @@ fn requirement(line: &str, number: usize) -> Option<Requirement> {
         return None; // a local path (`./pkg`, `../x.whl`) or something else unnamed
     }
     let name = normalize(&spec[..name_len]);
+    if name.is_empty() {
+        return None; // only separators (`_`, `__`): no project name, pip rejects it
+    }
     let mut rest = spec[name_len..].trim_start();
     if rest.starts_with('[') {
         rest = rest.find(']').map_or("", |e| rest[e + 1..].trim_start());
@@ -286,6 +289,13 @@ fn repinned(tier: &str, path: &str, span: Span, r: &Requirement, earlier: &Pin) 
 mod tests {
     use super::*;
     use crate::model::Located;
+
+    #[test]
+    fn a_name_of_separators_only_is_no_requirement() {
+        // Found by the fuzz target: `_` normalised to an empty project name.
+        assert_eq!(parse("_\0\0# x\n__==1\nok\n").len(), 1);
+        assert_eq!(parse("_\0\0# x\n__==1\nok\n")[0].name, "ok");
+    }
 
     #[test]
     fn parses_names_pins_and_skips_options() {
