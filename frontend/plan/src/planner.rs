@@ -2,7 +2,7 @@
 //!
 //! Three independent chains, joined only at the end:
 //! * runtime: base image → the user → runtime packages;
-//! * builder: builder image → runtime and build packages, then (in parallel branches)
+//! * builder: builder image → build packages (never the runtime ones), then (in parallel branches)
 //!   the installer and venv with one step per tier, and each `[[build]]` step;
 //! * app: the workdir and the app's files on an empty layer.
 //!
@@ -78,21 +78,17 @@ pub fn plan(t: &Target, opts: &PlanOptions) -> Result<Plan, PlanError> {
                 NodeKind::Image(builder_img),
             )
         };
-        let pkgs: Vec<String> = t
-            .system
-            .packages
-            .iter()
-            .chain(&t.system.build_packages)
-            .cloned()
-            .collect();
-        if !pkgs.is_empty() {
+        // Only `build-packages`: runtime packages stay off the builder, so a target that
+        // adds one (ffmpeg) has the same builder, and the same tier layers, as one that
+        // does not.
+        if !t.system.build_packages.is_empty() {
             builder = packages_exec(
                 &mut b,
                 t,
                 builder,
                 builder_img,
                 &builder_ref,
-                &pkgs,
+                &t.system.build_packages,
                 "builder: ",
                 opts,
             )?;
@@ -413,7 +409,7 @@ fn packages_exec(
             args: sh(packages::install_script(sys.manager, pkgs)),
             env: vec![],
             cwd: "/".into(),
-            mounts: packages::cache_mounts(&sys, &o.platform),
+            mounts: packages::cache_mounts_for(&sys, &o.platform, packages::role_of(prefix)),
             network: true,
         },
     ))

@@ -77,7 +77,7 @@ pub const APP_UID: u32 = 10001;
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct System {
-    /// Installed in the runtime image and in the builder.
+    /// Installed in the runtime image only (never in the builder).
     pub packages: Vec<String>,
     /// Installed in the builder only.
     pub build_packages: Vec<String>,
