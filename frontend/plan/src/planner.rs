@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 
-use strata_spec::model::{BuildSource, BuildStep, Installer, Target, User, APP_UID};
+use strata_spec::model::{BuildSource, BuildStep, Installer, Target, User};
 
 use crate::ir::*;
 use crate::packages::{self, PackageManager};
@@ -32,11 +32,16 @@ pub fn plan(t: &Target, opts: &PlanOptions) -> Result<Plan, PlanError> {
     let mut runtime = runtime_root;
     if let User::Named(name) = &t.image.user {
         runtime = b.exec(
-            format!("create user {name} (uid {APP_UID})"),
+            format!("create user {name} (uid {})", t.image.uid),
             Exec {
                 root: runtime,
                 env_of: runtime_img,
-                args: sh(user::create_user_script(name, &t.image.workdir)),
+                args: sh(user::create_user_script_with_ids(
+                    name,
+                    &t.image.workdir,
+                    t.image.uid,
+                    t.image.gid,
+                )),
                 env: vec![],
                 cwd: "/".into(),
                 mounts: vec![],
@@ -333,7 +338,7 @@ fn build_step(b: &mut Builder, step: &BuildStep, builder: NodeId, builder_img: I
 
 fn app_actions(b: &mut Builder, t: &Target) -> Vec<FileAction> {
     let app_owner = match t.image.user {
-        User::Named(_) => Some((APP_UID, APP_UID)),
+        User::Named(_) => Some((t.image.uid, t.image.gid)),
         User::Root => None,
     };
     if let Some(include) = &t.app.include {
@@ -457,7 +462,7 @@ fn runtime_config(t: &Target) -> RuntimeConfig {
         path_prepend,
         workdir: t.image.workdir.clone(),
         user: match t.image.user {
-            User::Named(_) => Some(format!("{APP_UID}:{APP_UID}")),
+            User::Named(_) => Some(format!("{}:{}", t.image.uid, t.image.gid)),
             User::Root => None,
         },
         cmd: t.run.cmd.clone(),

@@ -23,6 +23,8 @@ pub fn target() -> Target {
             user: User::Named("app".into()),
             env: BTreeMap::from([("APP_MODE".into(), "prod".into())]),
             labels: BTreeMap::from([("org.opencontainers.image.source".into(), "x".into())]),
+            uid: APP_UID,
+            gid: APP_UID,
         },
         system: System {
             packages: vec!["curl".into()],

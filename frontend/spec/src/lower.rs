@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use crate::diag::Diagnostic;
 use crate::model::{
-    App, BuildSource, BuildStep, Healthcheck, Image, Installer, Located, Port, Python, Run, System,
+    App, APP_UID, BuildSource, BuildStep, Healthcheck, Image, Installer, Located, Port, Python, Run, System,
     Target, Tier, User,
 };
 use crate::source::Span;
@@ -135,6 +135,7 @@ pub(crate) fn lower(t: &Table, subject: &Subject<'_>) -> Result<Target, Vec<Diag
         Some("root") => User::Root,
         Some(name) => User::Named(name.to_string()),
     };
+    let (uid, gid) = user_ids(t, &user, &mut errors);
     let image = base.map(|base| Image {
         base,
         builder: get(t, &["image", "builder"]).and_then(located),
@@ -144,6 +145,8 @@ pub(crate) fn lower(t: &Table, subject: &Subject<'_>) -> Result<Target, Vec<Diag
         user,
         env: string_map(get(t, &["image", "env"]), keep),
         labels: string_map(get(t, &["image", "labels"]), keep),
+        uid,
+        gid,
     });
 
     let system = System {
@@ -199,6 +202,37 @@ pub(crate) fn lower(t: &Table, subject: &Subject<'_>) -> Result<Target, Vec<Diag
         }),
         _ => Err(errors),
     }
+}
+
+/// `[image] uid` and `gid` of the created user: the uid defaults to [`APP_UID`], the
+/// gid to the uid. They name the created user, so with `user = "root"` they are an
+/// error (at the value) rather than silently unused.
+fn user_ids(t: &Table, user: &User, errors: &mut Vec<Diagnostic>) -> (u32, u32) {
+    let id = |key: &str| -> Option<(u32, Span)> {
+        let v = get(t, &["image", key])?;
+        match v.kind {
+            Kind::Int(n) => u32::try_from(n).ok().map(|n| (n, v.span)),
+            _ => None,
+        }
+    };
+    let (uid, gid) = (id("uid"), id("gid"));
+    if *user == User::Root {
+        for (key, found) in [("uid", uid), ("gid", gid)] {
+            if let Some((_, span)) = found {
+                errors.push(
+                    Diagnostic::error(format!(
+                        "`{key}` in [image] is for the user strata creates, but `user` is `root`"
+                    ))
+                    .with_primary(span, "no user is created with `user = \"root\"`")
+                    .with_help(format!(
+                        "remove `{key}`, or set `user` to the name of the user to create"
+                    )),
+                );
+            }
+        }
+    }
+    let uid = uid.map_or(APP_UID, |(n, _)| n);
+    (uid, gid.map_or(uid, |(n, _)| n))
 }
 
 fn tiers(v: Option<&Value>) -> Vec<Tier> {

@@ -62,17 +62,22 @@ pub struct Image {
     /// Merged over the base image's env.
     pub env: BTreeMap<String, String>,
     pub labels: BTreeMap<String, String>,
+    /// uid of the created user (`[image] uid`, default [`APP_UID`]); unused for root.
+    pub uid: u32,
+    /// gid of the created user (`[image] gid`, default the uid).
+    pub gid: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum User {
     /// Run as root (`user = "root"`).
     Root,
-    /// A user created in the image with uid/gid 10001 and no login shell.
+    /// A user created in the image with `[image] uid`/`gid` (default 10001) and no
+    /// login shell.
     Named(String),
 }
 
-/// uid and gid of the user strata creates.
+/// Default uid and gid of the user strata creates.
 pub const APP_UID: u32 = 10001;
 
 #[derive(Debug, Clone, PartialEq, Default)]

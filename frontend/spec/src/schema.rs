@@ -152,7 +152,25 @@ pub(crate) static IMAGE: Schema = plain(&[
             value: Check::Any,
         },
     ),
+    f(
+        "uid",
+        Ty::Int {
+            min: 1,
+            max: MAX_ID,
+        },
+    ),
+    f(
+        "gid",
+        Ty::Int {
+            min: 1,
+            max: MAX_ID,
+        },
+    ),
 ]);
+
+/// The largest uid/gid `[image]` takes: what Docker, Kubernetes and shadow's useradd
+/// all accept (a positive 32-bit signed integer).
+pub(crate) const MAX_ID: i64 = i32::MAX as i64;
 
 pub(crate) static SYSTEM: Schema = plain(&[
     f("packages", Ty::List(Check::Package)),

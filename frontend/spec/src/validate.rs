@@ -334,7 +334,17 @@ impl<'a> Walker<'a> {
                     Problem {
                         message: format!("{n} is out of range"),
                         label: format!("expected {min} to {max}"),
-                        help: None,
+                        help: match key {
+                            "uid" | "gid" if n == 0 => Some(
+                                "0 is root: to run as root write `user = \"root\"` and no uid/gid"
+                                    .to_string(),
+                            ),
+                            "uid" | "gid" => Some(format!(
+                                "the created user's {key} is 1 to {max} (default {})",
+                                crate::model::APP_UID
+                            )),
+                            _ => None,
+                        },
                     },
                 ),
                 Kind::Int(_) => {}

@@ -372,3 +372,18 @@ fn check_expands_variant_name_inside_variants() {
         "reg.io/app:gpu"
     );
 }
+
+#[test]
+fn uid_and_gid_of_the_created_user() {
+    let spec = parse(
+        "version = 1\n[image]\nbase = \"python:3.12\"\n[services.a]\n[services.b.image]\nuid = 1500\n\
+         [services.c.image]\nuid = 1500\ngid = 2500\n",
+    );
+    let ids = |s: &str| {
+        let t = spec.resolve(Some(s), &none()).unwrap();
+        (t.image.uid, t.image.gid)
+    };
+    assert_eq!(ids("a"), (10001, 10001));
+    assert_eq!(ids("b"), (1500, 1500), "gid defaults to the uid");
+    assert_eq!(ids("c"), (1500, 2500));
+}
