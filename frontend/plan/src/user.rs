@@ -1,19 +1,13 @@
 //! The non-root user the final image runs as.
 
-use strata_spec::model::APP_UID;
-
 use crate::sh::quote;
 
-/// A command that creates `name` with uid and gid [`APP_UID`], no login shell and its
+/// A command that creates `name` with a uid and gid, no login shell and its
 /// home at `home` (the workdir), on any base: shadow's useradd (Debian, Ubuntu, Fedora),
 /// busybox adduser (Alpine), or by appending to /etc/passwd and /etc/group. It does
 /// nothing if a user of that name already has that uid.
-pub fn create_user_script(name: &str, home: &str) -> String {
-    create_user_script_with_ids(name, home, APP_UID, APP_UID)
-}
-
-/// [`create_user_script`] with the uid and gid of `[image] uid`/`gid`. The group is
-/// created with `gid`, the user with `uid` and that group as its primary group.
+/// The ids are `[image] uid`/`gid` ([`strata_spec::model::APP_UID`] by default): the group is created
+/// with `gid`, the user with `uid` and that group as its primary group.
 pub fn create_user_script_with_ids(name: &str, home: &str, uid: u32, gid: u32) -> String {
     let n = quote(name);
     let h = quote(home);
@@ -38,10 +32,11 @@ pub fn create_user_script_with_ids(name: &str, home: &str, uid: u32, gid: u32) -
 #[cfg(test)]
 mod tests {
     use super::*;
+    use strata_spec::model::APP_UID;
 
     #[test]
     fn script_quotes_and_uses_the_fixed_uid() {
-        let s = create_user_script("app", "/srv/my app");
+        let s = create_user_script_with_ids("app", "/srv/my app", APP_UID, APP_UID);
         assert!(
             s.contains("--uid 10001 --gid 10001 --home-dir '/srv/my app'"),
             "{s}"
