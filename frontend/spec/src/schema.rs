@@ -267,6 +267,22 @@ pub(crate) static BUILD: Schema = Schema {
     exactly_one: &["git", "context"],
 };
 
+/// `[image]` inside `[dev]`: what a development target may set over the image.
+pub(crate) static DEV_IMAGE: Schema = plain(&[f(
+    "env",
+    Ty::Map {
+        key: Check::EnvName,
+        value: Check::Any,
+    },
+)]);
+
+/// `[dev]` and `[services.NAME.dev]`: overrides for the development target only
+/// (`NAME-dev`), merged over the target's own settings last.
+pub(crate) static DEV: Schema = plain(&[
+    f("image", Ty::Table(&DEV_IMAGE)),
+    f("run", Ty::Table(&RUN)),
+]);
+
 /// The tables a service, a variant and the top level share.
 macro_rules! overridable {
     ($($extra:expr),* $(,)?) => {
@@ -283,7 +299,10 @@ macro_rules! overridable {
 }
 
 /// `[services.NAME]`, and also the merged table of one target.
-pub(crate) static SERVICE: Schema = plain(overridable!(f("layers", Ty::List(Check::Name))));
+pub(crate) static SERVICE: Schema = plain(overridable!(
+    f("layers", Ty::List(Check::Name)),
+    f("dev", Ty::Table(&DEV)),
+));
 
 pub(crate) static VARIANT: Schema = plain(overridable!(f(
     "services",
@@ -311,6 +330,7 @@ pub(crate) static TOP: Schema = Schema {
                 kind: NamedKind::Variants
             }
         ),
+        f("dev", Ty::Table(&DEV)),
     ),
     required: &["version"],
     exactly_one: &[],

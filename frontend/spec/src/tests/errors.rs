@@ -824,3 +824,24 @@ fn uid_as_a_string() {
           = help: write `1000` without quotes
     "#);
 }
+
+#[test]
+fn dev_table_takes_only_env_and_run() {
+    insta::assert_snapshot!(render(&spec("[services.api.dev]\nimage.base = \"python:3.13\"\npython.installer = \"uv\"\n")), @r#"
+        error: unknown key `base` in [services.api.dev.image]
+         --> strata.toml:5:7
+          |
+        5 | image.base = "python:3.13"
+          |       ^^^^ unknown key
+          |
+          = help: a [dev] table overrides only `image.env` and `run` of the development target; its other settings are the service's own
+
+        error: unknown key `python` in [services.api.dev]
+         --> strata.toml:6:1
+          |
+        6 | python.installer = "uv"
+          | ^^^^^^ unknown key
+          |
+          = help: a [dev] table overrides only `image.env` and `run` of the development target; its other settings are the service's own
+    "#);
+}
