@@ -762,7 +762,10 @@ mod tests {
         for e in &with {
             let meta = e.meta.as_ref().unwrap();
             // the command's env (and so the image's) never holds it
-            assert!(meta.env.iter().all(|kv| !kv.to_ascii_uppercase().contains("PROXY")));
+            assert!(meta
+                .env
+                .iter()
+                .all(|kv| !kv.to_ascii_uppercase().contains("PROXY")));
             if e.network == pb::NetMode::None as i32 {
                 assert_eq!(meta.proxy_env, None);
             } else {

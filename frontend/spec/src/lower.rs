@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use crate::diag::Diagnostic;
 use crate::model::{
-    App, APP_UID, BuildSource, BuildStep, Healthcheck, Image, Installer, Located, Port, Python, Run, System,
-    Target, Tier, User,
+    App, BuildSource, BuildStep, Healthcheck, Image, Installer, Located, Port, Python, Run, System,
+    Target, Tier, User, APP_UID,
 };
 use crate::source::Span;
 use crate::suggest;
@@ -182,6 +182,8 @@ pub(crate) fn lower(t: &Table, subject: &Subject<'_>) -> Result<Target, Vec<Diag
     let app = App {
         include: rel_paths(get(t, &["app", "include"]), false),
         exclude: strings(get(t, &["app", "exclude"])).unwrap_or_default(),
+        compile_bytecode: boolean(t, &["app", "compile-bytecode"]).unwrap_or(true),
+        default_excludes: boolean(t, &["app", "default-excludes"]).unwrap_or(true),
     };
 
     let run = lower_run(t);

@@ -134,6 +134,12 @@ pub struct App {
     pub include: Option<Vec<Located<String>>>,
     /// Patterns applied after include and .dockerignore.
     pub exclude: Vec<String>,
+    /// `[app] compile-bytecode` (default true): the app's `.py` compiled in the app
+    /// step, hash-based pycs.
+    pub compile_bytecode: bool,
+    /// `[app] default-excludes` (default true): `.git`, `__pycache__`, `*.pyc`, `.venv`
+    /// and `.pytest_cache` are never copied.
+    pub default_excludes: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]

@@ -167,10 +167,7 @@ pub(crate) fn select_variant<'s>(
 /// merged into one `dev` table) merged over the target when it is a development target;
 /// other targets drop them.
 fn apply_dev(merged: crate::value::Table, dev: bool) -> crate::value::Table {
-    let over = merged
-        .value("dev")
-        .and_then(|d| d.table())
-        .cloned();
+    let over = merged.value("dev").and_then(|d| d.table()).cloned();
     let mut out = merged.without(&["dev"]);
     if let (true, Some(over)) = (dev, over) {
         merge(&mut out, &over, &SERVICE);

@@ -211,6 +211,8 @@ pub(crate) static PYTHON: Schema = plain(&[
 pub(crate) static APP: Schema = plain(&[
     f("include", Ty::List(Check::RelPath)),
     f("exclude", Ty::List(Check::NonEmpty)),
+    f("compile-bytecode", Ty::Bool),
+    f("default-excludes", Ty::Bool),
 ]);
 
 pub(crate) static HEALTHCHECK: Schema = Schema {
@@ -278,10 +280,8 @@ pub(crate) static DEV_IMAGE: Schema = plain(&[f(
 
 /// `[dev]` and `[services.NAME.dev]`: overrides for the development target only
 /// (`NAME-dev`), merged over the target's own settings last.
-pub(crate) static DEV: Schema = plain(&[
-    f("image", Ty::Table(&DEV_IMAGE)),
-    f("run", Ty::Table(&RUN)),
-]);
+pub(crate) static DEV: Schema =
+    plain(&[f("image", Ty::Table(&DEV_IMAGE)), f("run", Ty::Table(&RUN))]);
 
 /// The tables a service, a variant and the top level share.
 macro_rules! overridable {

@@ -404,7 +404,10 @@ fn dev_tables_override_env_and_run_of_dev_targets_only() {
 
     let dev = spec.resolve(Some("api-dev"), &none()).unwrap();
     assert_eq!(dev.image.env["LOG_LEVEL"], "debug", "top-level [dev]");
-    assert_eq!(dev.image.env["RELOAD"], "1", "the service's dev merges over it");
+    assert_eq!(
+        dev.image.env["RELOAD"], "1",
+        "the service's dev merges over it"
+    );
     assert_eq!(dev.image.env["A"], "1", "env merges key by key");
     assert_eq!(
         dev.run.cmd.as_deref().unwrap(),
