@@ -127,7 +127,7 @@ fn unknown_key_lists_keys() {
         5 | zzz = 1
           | ^^^ unknown key
           |
-          = note: expected one of `include` or `exclude`
+          = note: expected one of `include`, `exclude`, `compile-bytecode` or `default-excludes`
     ");
 }
 
