@@ -121,6 +121,64 @@ fn targets_share_their_common_tier_ops() {
 }
 
 #[test]
+fn a_runtime_package_keeps_the_tier_ops_of_a_service_without_it() {
+    // `tts` adds ffmpeg to the runtime image; its builder, tiers and tier layers are
+    // `core`'s, digest for digest (runtime packages never reach the builder).
+    let dir = tempdir().join("runtime-pkg");
+    std::fs::create_dir_all(&dir).unwrap();
+    let spec = dir.join("strata.toml");
+    std::fs::write(
+        &spec,
+        r#"version = 1
+[image]
+base = "python:3.12-slim"
+[system]
+build-packages = ["gcc"]
+[[python.layers]]
+name = "base"
+requirements = ["requirements.txt"]
+[services.core]
+[services.tts]
+system.packages = ["ffmpeg"]
+"#,
+    )
+    .unwrap();
+    let spec = spec.to_str().unwrap();
+    let ops = |target: &str| -> Vec<(String, String)> {
+        let v: serde_json::Value =
+            serde_json::from_slice(&stdout_of(&["llb", spec, "--json", "--target", target]))
+                .unwrap();
+        v["ops"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|o| {
+                let name = o["name"].as_str()?;
+                let name = name.split_once("] ").map_or(name, |(_, n)| n);
+                Some((name.to_string(), o["digest"].as_str()?.to_string()))
+            })
+            .collect()
+    };
+    let (core, tts) = (ops("core"), ops("tts"));
+    let digest = |ops: &[(String, String)], name: &str| {
+        ops.iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, d)| d.clone())
+            .unwrap_or_else(|| panic!("no op `{name}` in {ops:?}"))
+    };
+    for name in [
+        "builder: apt-get install gcc",
+        "pip install tier base",
+        "layer: venv /opt/venv",
+        "layer: tier base",
+    ] {
+        assert_eq!(digest(&core, name), digest(&tts, name), "{name}");
+    }
+    assert!(tts.iter().any(|(n, _)| n == "apt-get install ffmpeg"));
+    assert!(!core.iter().any(|(n, _)| n.contains("ffmpeg")));
+}
+
+#[test]
 fn check_fails_on_a_misspelt_key_with_file_line_and_suggestion() {
     let dir = tempdir();
     let spec = dir.join("strata.toml");

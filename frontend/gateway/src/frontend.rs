@@ -197,6 +197,7 @@ async fn build_platform(
             .map(|(host, ip)| (host.clone(), ip.to_string()))
             .collect(),
         shm_size: opts.shm_size,
+        proxy: strata_llb::proxy_env_from_build_args(&opts.build_args),
     };
 
     // Which images the plan uses and which paths the context must hold do not depend on

@@ -39,7 +39,7 @@ pub async fn detect_all(
         wanted.push(&t.image.base.value);
     }
     let builds_something = !t.tiers.is_empty() || !t.builds.is_empty();
-    let builder_pkgs = !t.system.packages.is_empty() || !t.system.build_packages.is_empty();
+    let builder_pkgs = !t.system.build_packages.is_empty();
     if builds_something && builder_pkgs {
         wanted.push(&t.image.builder.as_ref().unwrap_or(&t.image.base).value);
     }

@@ -9,5 +9,7 @@ pub mod reference;
 
 pub use graph::{digest_of, Graph, Output, VertexMeta};
 pub use image_config::image_config;
-pub use lower::{lower, LowerError, LowerOptions, Network, ResolvedImage};
+pub use lower::{
+    lower, proxy_env_from_build_args, LowerError, LowerOptions, Network, ResolvedImage,
+};
 pub use reference::ImageRef;

@@ -49,6 +49,36 @@ pub struct LowerOptions {
     pub extra_hosts: Vec<(String, String)>,
     /// `--shm-size` in bytes: a /dev/shm tmpfs of that size in every command.
     pub shm_size: Option<u64>,
+    /// The proxy build arguments (`HTTP_PROXY`, ... in either case), for every command
+    /// that downloads, as the Dockerfile frontend passes them: in `Meta.proxy_env`,
+    /// which BuildKit sets in the command's environment (both cases) but leaves out of
+    /// the cache key; they never reach the image config.
+    pub proxy: Option<pb::ProxyEnv>,
+}
+
+/// The proxy settings of a build's `--build-arg`s: `HTTP_PROXY`, `HTTPS_PROXY`,
+/// `FTP_PROXY`, `NO_PROXY`, `ALL_PROXY`, each in upper or lower case (the upper-case
+/// one wins when both are given); `None` when there are none.
+pub fn proxy_env_from_build_args(args: &BTreeMap<String, String>) -> Option<pb::ProxyEnv> {
+    let pick = |name: &str| -> String {
+        args.get(name)
+            .or_else(|| args.get(&name.to_ascii_lowercase()))
+            .or_else(|| {
+                args.iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                    .map(|(_, v)| v)
+            })
+            .cloned()
+            .unwrap_or_default()
+    };
+    let p = pb::ProxyEnv {
+        http_proxy: pick("HTTP_PROXY"),
+        https_proxy: pick("HTTPS_PROXY"),
+        ftp_proxy: pick("FTP_PROXY"),
+        no_proxy: pick("NO_PROXY"),
+        all_proxy: pick("ALL_PROXY"),
+    };
+    (p != pb::ProxyEnv::default()).then_some(p)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -412,6 +442,7 @@ fn exec_op(e: &Exec, o: &LowerOptions, get: &dyn Fn(NodeId) -> Output) -> pb::Op
                     })
                     .collect(),
                 remove_mount_stubs_recursive: true,
+                proxy_env: if e.network { o.proxy.clone() } else { None },
                 ..Default::default()
             }),
             mounts,
@@ -704,6 +735,54 @@ mod tests {
         assert_eq!(shm.mount_type, pb::MountType::Tmpfs as i32);
         assert_eq!(shm.tmpfs_opt.as_ref().unwrap().size, 256 << 20);
         assert_eq!((shm.input, shm.output), (-1, -1));
+    }
+
+    #[test]
+    fn proxy_build_args_reach_downloading_commands_only() {
+        let args = BTreeMap::from([
+            ("https_proxy".to_string(), "http://lower:3128".to_string()),
+            ("HTTPS_PROXY".to_string(), "http://upper:3128".to_string()),
+            ("no_proxy".to_string(), "localhost".to_string()),
+            ("OTHER".to_string(), "x".to_string()),
+        ]);
+        let p = proxy_env_from_build_args(&args).unwrap();
+        assert_eq!(p.https_proxy, "http://upper:3128");
+        assert_eq!(p.no_proxy, "localhost");
+        assert_eq!(p.http_proxy, "");
+        assert_eq!(
+            proxy_env_from_build_args(&BTreeMap::from([("A".into(), "b".into())])),
+            None
+        );
+
+        let execs = |o: &LowerOptions| -> Vec<pb::ExecOp> {
+            ops(&lower(&plan(), o).unwrap())
+                .into_iter()
+                .filter_map(|op| match op.op {
+                    Some(pb::op::Op::Exec(e)) => Some(e),
+                    _ => None,
+                })
+                .collect()
+        };
+        assert!(execs(&opts())
+            .iter()
+            .all(|e| e.meta.as_ref().unwrap().proxy_env.is_none()));
+        let mut o = opts();
+        o.proxy = Some(p.clone());
+        let with = execs(&o);
+        assert!(!with.is_empty());
+        for e in &with {
+            let meta = e.meta.as_ref().unwrap();
+            // the command's env (and so the image's) never holds it
+            assert!(meta
+                .env
+                .iter()
+                .all(|kv| !kv.to_ascii_uppercase().contains("PROXY")));
+            if e.network == pb::NetMode::None as i32 {
+                assert_eq!(meta.proxy_env, None);
+            } else {
+                assert_eq!(meta.proxy_env.as_ref(), Some(&p));
+            }
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! bind mounts, and how the final image's layers are put together. Pure: no I/O, no
 //! BuildKit; everything here is unit-tested.
 
+mod app;
 mod explain;
 pub mod ir;
 mod packages;
@@ -13,6 +14,7 @@ mod user;
 
 use std::collections::BTreeMap;
 
+pub use app::DEFAULT_EXCLUDES;
 pub use explain::explain;
 pub use ir::*;
 pub use packages::{release_key, BaseSystem, PackageManager};

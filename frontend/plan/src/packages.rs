@@ -113,6 +113,57 @@ pub fn cache_mounts(sys: &BaseSystem, platform: &str) -> Vec<Mount> {
     }
 }
 
+/// Which chain a package step is on: its caches are the chain's own, so that the
+/// runtime's and the builder's installs (which BuildKit may run side by side) never
+/// wait for each other's lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PackageRole {
+    Runtime,
+    Builder,
+}
+
+/// The role of a package step from its progress prefix (`"builder: "` or `""`).
+pub(crate) fn role_of(prefix: &str) -> PackageRole {
+    if prefix.starts_with("builder") {
+        PackageRole::Builder
+    } else {
+        PackageRole::Runtime
+    }
+}
+
+/// [`cache_mounts`] of one chain: the runtime's ids are `strata-apt-lists|…`, the
+/// builder's `strata-apt-lists-builder|…`. Each id stays `locked`: apt, apk and dnf
+/// take their own lock in these directories and fail (not wait) when another install
+/// holds it, so two steps on one id must not run at once — but the runtime's and the
+/// builder's steps no longer share one.
+pub fn cache_mounts_for(sys: &BaseSystem, platform: &str, role: PackageRole) -> Vec<Mount> {
+    let mounts = cache_mounts(sys, platform);
+    if role == PackageRole::Runtime {
+        return mounts;
+    }
+    mounts
+        .into_iter()
+        .map(|m| match m {
+            Mount::Cache {
+                target,
+                id,
+                sharing,
+            } => {
+                let id = match id.split_once('|') {
+                    Some((what, rest)) => format!("{what}-builder|{rest}"),
+                    None => format!("{id}-builder"),
+                };
+                Mount::Cache {
+                    target,
+                    id,
+                    sharing,
+                }
+            }
+            other => other,
+        })
+        .collect()
+}
+
 /// Reads `/etc/os-release` (`ID` and `VERSION_ID`) into a release key such as
 /// `debian-12`; `None` when the file says neither.
 pub fn release_key(os_release: &str) -> Option<String> {
@@ -200,6 +251,38 @@ mod tests {
                 ..
             }
         )));
+    }
+
+    #[test]
+    fn builder_and_runtime_caches_have_their_own_ids() {
+        let ids = |role| -> Vec<String> {
+            cache_mounts_for(&sys(PackageManager::Apt), "linux/amd64", role)
+                .into_iter()
+                .map(|m| match m {
+                    Mount::Cache { id, sharing, .. } => {
+                        assert_eq!(sharing, CacheSharing::Locked);
+                        id
+                    }
+                    _ => unreachable!(),
+                })
+                .collect()
+        };
+        assert_eq!(
+            ids(PackageRole::Runtime),
+            vec![
+                "strata-apt-archives|debian-12|linux/amd64",
+                "strata-apt-lists|debian-12|linux/amd64"
+            ]
+        );
+        assert_eq!(
+            ids(PackageRole::Builder),
+            vec![
+                "strata-apt-archives-builder|debian-12|linux/amd64",
+                "strata-apt-lists-builder|debian-12|linux/amd64"
+            ]
+        );
+        assert_eq!(role_of("builder: "), PackageRole::Builder);
+        assert_eq!(role_of(""), PackageRole::Runtime);
     }
 
     #[test]

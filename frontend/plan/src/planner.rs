@@ -2,7 +2,7 @@
 //!
 //! Three independent chains, joined only at the end:
 //! * runtime: base image → the user → runtime packages;
-//! * builder: builder image → runtime and build packages, then (in parallel branches)
+//! * builder: builder image → build packages (never the runtime ones), then (in parallel branches)
 //!   the installer and venv with one step per tier, and each `[[build]]` step;
 //! * app: the workdir and the app's files on an empty layer.
 //!
@@ -12,11 +12,11 @@
 
 use std::collections::BTreeMap;
 
-use strata_spec::model::{BuildSource, BuildStep, Installer, Target, User, APP_UID};
+use strata_spec::model::{BuildSource, BuildStep, Installer, Target, User};
 
 use crate::ir::*;
 use crate::packages::{self, PackageManager};
-use crate::{python, user, Layering, PlanError, PlanOptions};
+use crate::{app, python, user, Layering, PlanError, PlanOptions};
 
 /// Where a build step's sources are and where its commands run.
 const BUILD_SRC: &str = "/src";
@@ -32,11 +32,16 @@ pub fn plan(t: &Target, opts: &PlanOptions) -> Result<Plan, PlanError> {
     let mut runtime = runtime_root;
     if let User::Named(name) = &t.image.user {
         runtime = b.exec(
-            format!("create user {name} (uid {APP_UID})"),
+            format!("create user {name} (uid {})", t.image.uid),
             Exec {
                 root: runtime,
                 env_of: runtime_img,
-                args: sh(user::create_user_script(name, &t.image.workdir)),
+                args: sh(user::create_user_script_with_ids(
+                    name,
+                    &t.image.workdir,
+                    t.image.uid,
+                    t.image.gid,
+                )),
                 env: vec![],
                 cwd: "/".into(),
                 mounts: vec![],
@@ -60,6 +65,8 @@ pub fn plan(t: &Target, opts: &PlanOptions) -> Result<Plan, PlanError> {
     // Layers on top of the runtime chain (merge/diff), or copies onto it.
     let mut layers: Vec<NodeId> = vec![runtime];
     let mut copies: Vec<(String, NodeId, String, String)> = vec![];
+    // The builder image before its packages, where the app's bytecode is compiled.
+    let mut builder_image: Option<(NodeId, ImageId)> = None;
 
     if !t.tiers.is_empty() || !t.builds.is_empty() {
         let builder_ref = t
@@ -78,21 +85,18 @@ pub fn plan(t: &Target, opts: &PlanOptions) -> Result<Plan, PlanError> {
                 NodeKind::Image(builder_img),
             )
         };
-        let pkgs: Vec<String> = t
-            .system
-            .packages
-            .iter()
-            .chain(&t.system.build_packages)
-            .cloned()
-            .collect();
-        if !pkgs.is_empty() {
+        builder_image = Some((builder, builder_img));
+        // Only `build-packages`: runtime packages stay off the builder, so a target that
+        // adds one (ffmpeg) has the same builder, and the same tier layers, as one that
+        // does not.
+        if !t.system.build_packages.is_empty() {
             builder = packages_exec(
                 &mut b,
                 t,
                 builder,
                 builder_img,
                 &builder_ref,
-                &pkgs,
+                &t.system.build_packages,
                 "builder: ",
                 opts,
             )?;
@@ -124,7 +128,7 @@ pub fn plan(t: &Target, opts: &PlanOptions) -> Result<Plan, PlanError> {
     }
 
     // The app: the workdir (writable by the user) and the app's files (read-only, root's).
-    let app_actions = app_actions(&mut b, t);
+    let app_actions = app_actions(&mut b, t, builder_image, runtime_img, runtime_root);
     let workdir = &t.image.workdir;
     let output = match opts.layering {
         Layering::MergeDiff => {
@@ -336,9 +340,15 @@ fn build_step(b: &mut Builder, step: &BuildStep, builder: NodeId, builder_img: I
     )
 }
 
-fn app_actions(b: &mut Builder, t: &Target) -> Vec<FileAction> {
+fn app_actions(
+    b: &mut Builder,
+    t: &Target,
+    builder_image: Option<(NodeId, ImageId)>,
+    runtime_img: ImageId,
+    runtime_root: NodeId,
+) -> Vec<FileAction> {
     let app_owner = match t.image.user {
-        User::Named(_) => Some((APP_UID, APP_UID)),
+        User::Named(_) => Some((t.image.uid, t.image.gid)),
         User::Root => None,
     };
     if let Some(include) = &t.app.include {
@@ -356,7 +366,7 @@ fn app_actions(b: &mut Builder, t: &Target) -> Vec<FileAction> {
                 .flatten()
                 .map(|p| p.value.clone())
                 .collect(),
-            exclude: t.app.exclude.clone(),
+            exclude: app_excludes(&t.app),
             purpose: "app".into(),
         }),
     );
@@ -368,9 +378,76 @@ fn app_actions(b: &mut Builder, t: &Target) -> Vec<FileAction> {
     }];
     // `include = []` copies nothing; no `include` copies the whole context.
     if t.app.include.as_ref().is_none_or(|i| !i.is_empty()) {
-        actions.push(copy(app_ctx, "/", &workdir, Some((0, 0))));
+        let (from, src) = if t.app.compile_bytecode {
+            let (root, img) =
+                builder_image.unwrap_or_else(|| builder_root(b, t, runtime_img, runtime_root));
+            (compile_app(b, t, app_ctx, root, img), app::STAGE)
+        } else {
+            (app_ctx, "/")
+        };
+        actions.push(copy(from, src, &workdir, Some((0, 0))));
     }
     actions
+}
+
+/// `[app] exclude` after the [`app::DEFAULT_EXCLUDES`] (unless `default-excludes =
+/// false`), so that a `!pattern` there re-includes one.
+fn app_excludes(a: &strata_spec::model::App) -> Vec<String> {
+    let defaults = a
+        .default_excludes
+        .then_some(app::DEFAULT_EXCLUDES)
+        .unwrap_or_default();
+    defaults
+        .iter()
+        .map(|p| p.to_string())
+        .chain(a.exclude.iter().cloned())
+        .collect()
+}
+
+/// The builder image's root, for a target that builds nothing else on it.
+fn builder_root(
+    b: &mut Builder,
+    t: &Target,
+    runtime_img: ImageId,
+    runtime_root: NodeId,
+) -> (NodeId, ImageId) {
+    let builder_ref = t
+        .image
+        .builder
+        .as_ref()
+        .unwrap_or(&t.image.base)
+        .value
+        .clone();
+    let img = b.image(&builder_ref, "builder");
+    if img == runtime_img {
+        return (runtime_root, img);
+    }
+    let node = b.node(format!("builder: FROM {builder_ref}"), NodeKind::Image(img));
+    (node, img)
+}
+
+/// The app's files staged on the builder image (without its packages: they do not
+/// change the bytecode) and compiled there; the app layer copies the result.
+fn compile_app(b: &mut Builder, t: &Target, app_ctx: NodeId, root: NodeId, img: ImageId) -> NodeId {
+    let staged = b.node(
+        format!("app: sources at {}", app::STAGE),
+        NodeKind::File {
+            base: Some(root),
+            actions: vec![copy(app_ctx, "/", app::STAGE, None)],
+        },
+    );
+    b.exec(
+        "compile app bytecode (checked-hash)".into(),
+        Exec {
+            root: staged,
+            env_of: img,
+            args: sh(app::compile_script(&t.python.interpreter, &t.image.workdir)),
+            env: vec![],
+            cwd: "/".into(),
+            mounts: vec![],
+            network: false,
+        },
+    )
 }
 
 fn copy(from: NodeId, src: &str, dest: &str, owner: Option<(u32, u32)>) -> FileAction {
@@ -414,7 +491,7 @@ fn packages_exec(
             args: sh(packages::install_script(sys.manager, pkgs)),
             env: vec![],
             cwd: "/".into(),
-            mounts: packages::cache_mounts(&sys, &o.platform),
+            mounts: packages::cache_mounts_for(&sys, &o.platform, packages::role_of(prefix)),
             network: true,
         },
     ))
@@ -462,7 +539,7 @@ fn runtime_config(t: &Target) -> RuntimeConfig {
         path_prepend,
         workdir: t.image.workdir.clone(),
         user: match t.image.user {
-            User::Named(_) => Some(format!("{APP_UID}:{APP_UID}")),
+            User::Named(_) => Some(format!("{}:{}", t.image.uid, t.image.gid)),
             User::Root => None,
         },
         cmd: t.run.cmd.clone(),

@@ -23,6 +23,8 @@ pub fn target() -> Target {
             user: User::Named("app".into()),
             env: BTreeMap::from([("APP_MODE".into(), "prod".into())]),
             labels: BTreeMap::from([("org.opencontainers.image.source".into(), "x".into())]),
+            uid: APP_UID,
+            gid: APP_UID,
         },
         system: System {
             packages: vec!["curl".into()],
@@ -59,6 +61,8 @@ pub fn target() -> Target {
         app: App {
             include: Some(vec![loc("core/".into()), loc("main.py".into())]),
             exclude: vec!["**/tests".into()],
+            compile_bytecode: true,
+            default_excludes: true,
         },
         run: Run {
             cmd: Some(vec!["python".into(), "-m".into(), "core".into()]),
@@ -176,8 +180,12 @@ fn final_image_is_runtime_plus_one_layer_per_tier_plus_app() {
     // build-only packages never reach the runtime chain
     let (_, rt) = find(&p, "[core] apt-get install curl");
     assert!(!exec(rt).args[2].contains("gcc"));
-    let (_, bl) = find(&p, "[core] builder: apt-get install curl gcc");
-    assert!(exec(bl).args[2].contains("curl gcc"));
+    let (_, bl) = find(&p, "[core] builder: apt-get install gcc");
+    assert!(exec(bl).args[2].contains(" gcc"));
+    assert!(
+        !exec(bl).args[2].contains("curl"),
+        "runtime packages stay off the builder"
+    );
 }
 
 #[test]
@@ -313,10 +321,7 @@ fn build_steps_run_on_the_builder_beside_the_tiers_and_only_outputs_reach_the_im
     else {
         panic!()
     };
-    assert_eq!(
-        p.node(*base).name,
-        "[core] builder: apt-get install curl gcc"
-    );
+    assert_eq!(p.node(*base).name, "[core] builder: apt-get install gcc");
     let (_, git) = find(&p, "[internal] git source https://example.com/lib.git#v1");
     assert!(
         matches!(&git.kind, NodeKind::Git(g) if g.reference.as_deref() == Some("v1") && !g.keep_git_dir)
@@ -551,4 +556,114 @@ fn build_args_reach_build_steps_as_environment_not_command_text() {
     let spec = strata_spec::Spec::parse(&file).unwrap();
     let t = spec.resolve(None, &args).unwrap();
     assert!(t.builds[0].env.is_empty());
+}
+
+#[test]
+fn uid_and_gid_reach_the_user_the_workdir_and_the_config() {
+    let mut t = target();
+    t.image.uid = 1500;
+    t.image.gid = 2500;
+    let p = plan(&t, &PlanOptions::default()).unwrap();
+    let (_, u) = find(&p, "[core] create user app (uid 1500)");
+    assert!(exec(u).args[2].contains("--uid 1500 --gid 2500"));
+    let (_, n) = find(&p, "[core] copy app to /app");
+    let NodeKind::File { actions, .. } = &n.kind else {
+        panic!()
+    };
+    assert!(matches!(
+        &actions[0],
+        FileAction::Mkdir {
+            owner: Some((1500, 2500)),
+            ..
+        }
+    ));
+    assert_eq!(p.config.user.as_deref(), Some("1500:2500"));
+}
+
+fn app_copy_source(p: &Plan) -> (&Node, String) {
+    let (_, n) = find(p, "[core] copy app to /app");
+    let NodeKind::File { actions, .. } = &n.kind else {
+        panic!()
+    };
+    match &actions[1] {
+        FileAction::Copy { from, src, .. } => (p.node(*from), src.clone()),
+        a => panic!("not a copy: {a:?}"),
+    }
+}
+
+#[test]
+fn the_app_is_compiled_on_the_builder_image_and_copied_from_there() {
+    let p = plan(&target(), &PlanOptions::default()).unwrap();
+    let (from, src) = app_copy_source(&p);
+    assert_eq!(from.name, "[core] compile app bytecode (checked-hash)");
+    assert_eq!(src, "/strata-app");
+    let e = exec(from);
+    assert!(e.args[2].contains("CHECKED_HASH"), "{}", e.args[2]);
+    assert!(
+        e.args[2].contains("python3 - /strata-app /app"),
+        "{}",
+        e.args[2]
+    );
+    assert!(!e.network);
+    // staged on the builder image itself, not on its packages: build-packages do not
+    // rebuild the app layer
+    let NodeKind::File {
+        base: Some(base), ..
+    } = &p.node(e.root).kind
+    else {
+        panic!()
+    };
+    assert_eq!(p.node(*base).name, "[core] FROM python:3.12-slim");
+
+    let mut t = target();
+    t.app.compile_bytecode = false;
+    let p = plan(&t, &PlanOptions::default()).unwrap();
+    let (from, src) = app_copy_source(&p);
+    assert_eq!(from.name, "[internal] load build context: app");
+    assert_eq!(src, "/");
+    assert!(p.nodes.iter().all(|n| !n.name.contains("bytecode")));
+}
+
+#[test]
+fn a_target_without_tiers_compiles_on_its_builder_image() {
+    let mut t = target();
+    t.tiers.clear();
+    t.image.builder = Some(loc("python:3.12".into()));
+    let p = plan(&t, &PlanOptions::default()).unwrap();
+    let (from, _) = app_copy_source(&p);
+    let NodeKind::File {
+        base: Some(base), ..
+    } = &p.node(exec(from).root).kind
+    else {
+        panic!()
+    };
+    assert_eq!(p.node(*base).name, "[core] builder: FROM python:3.12");
+}
+
+#[test]
+fn the_app_view_never_holds_git_bytecode_or_venvs() {
+    let view = |t: &Target| {
+        let p = plan(t, &PlanOptions::default()).unwrap();
+        let (_, n) = find(&p, "[internal] load build context: app");
+        match &n.kind {
+            NodeKind::Context(v) => v.exclude.clone(),
+            k => panic!("{k:?}"),
+        }
+    };
+    let ex = view(&target());
+    assert_eq!(
+        ex,
+        vec![
+            "**/.git",
+            "**/__pycache__",
+            "**/*.pyc",
+            "**/.venv",
+            "**/.pytest_cache",
+            "**/tests"
+        ],
+        "the defaults first, so that a `!pattern` of [app] exclude re-includes"
+    );
+    let mut t = target();
+    t.app.default_excludes = false;
+    assert_eq!(view(&t), vec!["**/tests"]);
 }

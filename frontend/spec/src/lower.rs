@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use crate::diag::Diagnostic;
 use crate::model::{
     App, BuildSource, BuildStep, Healthcheck, Image, Installer, Located, Port, Python, Run, System,
-    Target, Tier, User,
+    Target, Tier, User, APP_UID,
 };
 use crate::source::Span;
 use crate::suggest;
@@ -137,6 +137,7 @@ pub(crate) fn lower(t: &Table, subject: &Subject<'_>) -> Result<Target, Vec<Diag
         Some("root") => User::Root,
         Some(name) => User::Named(name.to_string()),
     };
+    let (uid, gid) = user_ids(t, &user, &mut errors);
     let image = base.map(|base| Image {
         base,
         builder: get(t, &["image", "builder"]).and_then(located),
@@ -146,6 +147,8 @@ pub(crate) fn lower(t: &Table, subject: &Subject<'_>) -> Result<Target, Vec<Diag
         user,
         env: string_map(get(t, &["image", "env"]), keep),
         labels: string_map(get(t, &["image", "labels"]), keep),
+        uid,
+        gid,
     });
 
     let system = System {
@@ -181,6 +184,8 @@ pub(crate) fn lower(t: &Table, subject: &Subject<'_>) -> Result<Target, Vec<Diag
     let app = App {
         include: rel_paths(get(t, &["app", "include"]), false),
         exclude: strings(get(t, &["app", "exclude"])).unwrap_or_default(),
+        compile_bytecode: boolean(t, &["app", "compile-bytecode"]).unwrap_or(true),
+        default_excludes: boolean(t, &["app", "default-excludes"]).unwrap_or(true),
     };
 
     let run = lower_run(t);
@@ -201,6 +206,37 @@ pub(crate) fn lower(t: &Table, subject: &Subject<'_>) -> Result<Target, Vec<Diag
         }),
         _ => Err(errors),
     }
+}
+
+/// `[image] uid` and `gid` of the created user: the uid defaults to [`APP_UID`], the
+/// gid to the uid. They name the created user, so with `user = "root"` they are an
+/// error (at the value) rather than silently unused.
+fn user_ids(t: &Table, user: &User, errors: &mut Vec<Diagnostic>) -> (u32, u32) {
+    let id = |key: &str| -> Option<(u32, Span)> {
+        let v = get(t, &["image", key])?;
+        match v.kind {
+            Kind::Int(n) => u32::try_from(n).ok().map(|n| (n, v.span)),
+            _ => None,
+        }
+    };
+    let (uid, gid) = (id("uid"), id("gid"));
+    if *user == User::Root {
+        for (key, found) in [("uid", uid), ("gid", gid)] {
+            if let Some((_, span)) = found {
+                errors.push(
+                    Diagnostic::error(format!(
+                        "`{key}` in [image] is for the user strata creates, but `user` is `root`"
+                    ))
+                    .with_primary(span, "no user is created with `user = \"root\"`")
+                    .with_help(format!(
+                        "remove `{key}`, or set `user` to the name of the user to create"
+                    )),
+                );
+            }
+        }
+    }
+    let uid = uid.map_or(APP_UID, |(n, _)| n);
+    (uid, gid.map_or(uid, |(n, _)| n))
 }
 
 fn tiers(v: Option<&Value>) -> Vec<Tier> {

@@ -62,22 +62,27 @@ pub struct Image {
     /// Merged over the base image's env.
     pub env: BTreeMap<String, String>,
     pub labels: BTreeMap<String, String>,
+    /// uid of the created user (`[image] uid`, default [`APP_UID`]); unused for root.
+    pub uid: u32,
+    /// gid of the created user (`[image] gid`, default the uid).
+    pub gid: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum User {
     /// Run as root (`user = "root"`).
     Root,
-    /// A user created in the image with uid/gid 10001 and no login shell.
+    /// A user created in the image with `[image] uid`/`gid` (default 10001) and no
+    /// login shell.
     Named(String),
 }
 
-/// uid and gid of the user strata creates.
+/// Default uid and gid of the user strata creates.
 pub const APP_UID: u32 = 10001;
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct System {
-    /// Installed in the runtime image and in the builder.
+    /// Installed in the runtime image only (never in the builder).
     pub packages: Vec<String>,
     /// Installed in the builder only.
     pub build_packages: Vec<String>,
@@ -129,6 +134,12 @@ pub struct App {
     pub include: Option<Vec<Located<String>>>,
     /// Patterns applied after include and .dockerignore.
     pub exclude: Vec<String>,
+    /// `[app] compile-bytecode` (default true): the app's `.py` compiled in the app
+    /// step, hash-based pycs.
+    pub compile_bytecode: bool,
+    /// `[app] default-excludes` (default true): `.git`, `__pycache__`, `*.pyc`, `.venv`
+    /// and `.pytest_cache` are never copied.
+    pub default_excludes: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]

@@ -163,6 +163,18 @@ pub(crate) fn select_variant<'s>(
     })
 }
 
+/// The `[dev]` overrides (the top level's, then the service's and the variant's, already
+/// merged into one `dev` table) merged over the target when it is a development target;
+/// other targets drop them.
+fn apply_dev(merged: crate::value::Table, dev: bool) -> crate::value::Table {
+    let over = merged.value("dev").and_then(|d| d.table()).cloned();
+    let mut out = merged.without(&["dev"]);
+    if let (true, Some(over)) = (dev, over) {
+        merge(&mut out, &over, &SERVICE);
+    }
+    out
+}
+
 /// Resolve a target; warnings (floating base image tags) come with it.
 pub(crate) fn resolve(
     spec: &Spec,
@@ -205,6 +217,8 @@ pub(crate) fn resolve(
             }
         }
     }
+
+    let merged = apply_dev(merged, selected.dev);
 
     // `${}` expansion, then checks of the final values.
     let declared = spec.declared();

@@ -156,7 +156,25 @@ pub(crate) static IMAGE: Schema = plain(&[
             value: Check::Any,
         },
     ),
+    f(
+        "uid",
+        Ty::Int {
+            min: 1,
+            max: MAX_ID,
+        },
+    ),
+    f(
+        "gid",
+        Ty::Int {
+            min: 1,
+            max: MAX_ID,
+        },
+    ),
 ]);
+
+/// The largest uid/gid `[image]` takes: what Docker, Kubernetes and shadow's useradd
+/// all accept (a positive 32-bit signed integer).
+pub(crate) const MAX_ID: i64 = i32::MAX as i64;
 
 pub(crate) static SYSTEM: Schema = plain(&[
     f("packages", Ty::List(Check::Package)),
@@ -197,6 +215,8 @@ pub(crate) static PYTHON: Schema = plain(&[
 pub(crate) static APP: Schema = plain(&[
     f("include", Ty::List(Check::RelPath)),
     f("exclude", Ty::List(Check::NonEmpty)),
+    f("compile-bytecode", Ty::Bool),
+    f("default-excludes", Ty::Bool),
 ]);
 
 pub(crate) static HEALTHCHECK: Schema = Schema {
@@ -253,6 +273,20 @@ pub(crate) static BUILD: Schema = Schema {
     exactly_one: &["git", "context"],
 };
 
+/// `[image]` inside `[dev]`: what a development target may set over the image.
+pub(crate) static DEV_IMAGE: Schema = plain(&[f(
+    "env",
+    Ty::Map {
+        key: Check::EnvName,
+        value: Check::Any,
+    },
+)]);
+
+/// `[dev]` and `[services.NAME.dev]`: overrides for the development target only
+/// (`NAME-dev`), merged over the target's own settings last.
+pub(crate) static DEV: Schema =
+    plain(&[f("image", Ty::Table(&DEV_IMAGE)), f("run", Ty::Table(&RUN))]);
+
 /// The tables a service, a variant and the top level share.
 macro_rules! overridable {
     ($($extra:expr),* $(,)?) => {
@@ -269,7 +303,10 @@ macro_rules! overridable {
 }
 
 /// `[services.NAME]`, and also the merged table of one target.
-pub(crate) static SERVICE: Schema = plain(overridable!(f("layers", Ty::List(Check::Name))));
+pub(crate) static SERVICE: Schema = plain(overridable!(
+    f("layers", Ty::List(Check::Name)),
+    f("dev", Ty::Table(&DEV)),
+));
 
 pub(crate) static VARIANT: Schema = plain(overridable!(f(
     "services",
@@ -297,6 +334,7 @@ pub(crate) static TOP: Schema = Schema {
                 kind: NamedKind::Variants
             }
         ),
+        f("dev", Ty::Table(&DEV)),
     ),
     required: &["version"],
     exactly_one: &[],

@@ -227,7 +227,13 @@ impl<'a> Walker<'a> {
                     .find(|(_, s)| s.field(&e.key).is_some())
             })
             .flatten();
-        if let Some((section, _)) = section {
+        let in_dev = std::ptr::eq(schema, &schema::DEV) || std::ptr::eq(schema, &schema::DEV_IMAGE);
+        if in_dev && suggest::closest(&e.key, names.iter().copied()).is_none() {
+            d = d.with_help(
+                "a [dev] table overrides only `image.env` and `run` of the development target; \
+                 its other settings are the service's own",
+            );
+        } else if let Some((section, _)) = section {
             d = d.with_help(format!("`{}` belongs in [{prefix}{section}]", e.key));
         } else if let Some(c) = suggest::closest(&e.key, names.iter().copied()) {
             d = if path.is_empty() && is_table {
@@ -339,7 +345,17 @@ impl<'a> Walker<'a> {
                     Problem {
                         message: format!("{n} is out of range"),
                         label: format!("expected {min} to {max}"),
-                        help: None,
+                        help: match key {
+                            "uid" | "gid" if n == 0 => Some(
+                                "0 is root: to run as root write `user = \"root\"` and no uid/gid"
+                                    .to_string(),
+                            ),
+                            "uid" | "gid" => Some(format!(
+                                "the created user's {key} is 1 to {max} (default {})",
+                                crate::model::APP_UID
+                            )),
+                            _ => None,
+                        },
                     },
                 ),
                 Kind::Int(_) => {}

@@ -586,7 +586,7 @@ pub(crate) fn user(s: &str) -> R<()> {
             "not a user name",
         )
         .help(format!(
-            "strata creates the user with uid/gid {}; use `root` to run as root",
+            "strata creates the user with uid/gid {} (`uid`/`gid` in [image] set others); use `root` to run as root",
             crate::model::APP_UID
         )));
     }

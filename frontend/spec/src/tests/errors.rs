@@ -127,7 +127,7 @@ fn unknown_key_lists_keys() {
         5 | zzz = 1
           | ^^^ unknown key
           |
-          = note: expected one of `include` or `exclude`
+          = note: expected one of `include`, `exclude`, `compile-bytecode` or `default-excludes`
     ");
 }
 
@@ -644,7 +644,7 @@ fn numeric_user() {
         4 | user = "1000"
           |        ^^^^^^ not a user name
           |
-          = help: strata creates the user with uid/gid 10001; use `root` to run as root
+          = help: strata creates the user with uid/gid 10001 (`uid`/`gid` in [image] set others); use `root` to run as root
     "#);
 }
 
@@ -776,4 +776,72 @@ fn misspelt_required_key_is_one_error() {
           |
           = help: did you mean `version`?
     ");
+}
+
+#[test]
+fn uid_out_of_range() {
+    insta::assert_snapshot!(render(&spec("uid = 0\ngid = 4294967296\n")), @r#"
+        error: invalid value for `uid` in [image]: 0 is out of range
+         --> strata.toml:4:7
+          |
+        4 | uid = 0
+          |       ^ expected 1 to 2147483647
+          |
+          = help: 0 is root: to run as root write `user = "root"` and no uid/gid
+
+        error: invalid value for `gid` in [image]: 4294967296 is out of range
+         --> strata.toml:5:7
+          |
+        5 | gid = 4294967296
+          |       ^^^^^^^^^^ expected 1 to 2147483647
+          |
+          = help: the created user's gid is 1 to 2147483647 (default 10001)
+    "#);
+}
+
+#[test]
+fn uid_with_root_user() {
+    insta::assert_snapshot!(render(&spec("user = \"root\"\nuid = 1000\n")), @r#"
+        error: `uid` in [image] is for the user strata creates, but `user` is `root`
+         --> strata.toml:5:7
+          |
+        5 | uid = 1000
+          |       ^^^^ no user is created with `user = "root"`
+          |
+          = help: remove `uid`, or set `user` to the name of the user to create
+    "#);
+}
+
+#[test]
+fn uid_as_a_string() {
+    insta::assert_snapshot!(render(&spec("uid = \"1000\"\n")), @r#"
+        error: invalid type for `uid` in [image]: expected an integer, found a string
+         --> strata.toml:4:7
+          |
+        4 | uid = "1000"
+          |       ^^^^^^ expected an integer
+          |
+          = help: write `1000` without quotes
+    "#);
+}
+
+#[test]
+fn dev_table_takes_only_env_and_run() {
+    insta::assert_snapshot!(render(&spec("[services.api.dev]\nimage.base = \"python:3.13\"\npython.installer = \"uv\"\n")), @r#"
+        error: unknown key `base` in [services.api.dev.image]
+         --> strata.toml:5:7
+          |
+        5 | image.base = "python:3.13"
+          |       ^^^^ unknown key
+          |
+          = help: a [dev] table overrides only `image.env` and `run` of the development target; its other settings are the service's own
+
+        error: unknown key `python` in [services.api.dev]
+         --> strata.toml:6:1
+          |
+        6 | python.installer = "uv"
+          | ^^^^^^ unknown key
+          |
+          = help: a [dev] table overrides only `image.env` and `run` of the development target; its other settings are the service's own
+    "#);
 }

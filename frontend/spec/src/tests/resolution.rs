@@ -372,3 +372,65 @@ fn check_expands_variant_name_inside_variants() {
         "reg.io/app:gpu"
     );
 }
+
+#[test]
+fn uid_and_gid_of_the_created_user() {
+    let spec = parse(
+        "version = 1\n[image]\nbase = \"python:3.12\"\n[services.a]\n[services.b.image]\nuid = 1500\n\
+         [services.c.image]\nuid = 1500\ngid = 2500\n",
+    );
+    let ids = |s: &str| {
+        let t = spec.resolve(Some(s), &none()).unwrap();
+        (t.image.uid, t.image.gid)
+    };
+    assert_eq!(ids("a"), (10001, 10001));
+    assert_eq!(ids("b"), (1500, 1500), "gid defaults to the uid");
+    assert_eq!(ids("c"), (1500, 2500));
+}
+
+#[test]
+fn dev_tables_override_env_and_run_of_dev_targets_only() {
+    let spec = parse(
+        "version = 1\n[image]\nbase = \"python:3.12\"\nenv = { A = \"1\", LOG_LEVEL = \"info\" }\n\
+         [run]\ncmd = [\"uvicorn\", \"api:app\"]\nexpose = [8000]\n\
+         [dev]\nimage.env = { LOG_LEVEL = \"debug\" }\nrun.cmd = [\"uvicorn\", \"api:app\", \"--reload\"]\n\
+         [services.api]\n[services.api.dev]\nimage.env = { RELOAD = \"1\" }\n\
+         [services.worker]\nrun.cmd = [\"python\", \"-m\", \"worker\"]\n",
+    );
+    let api = spec.resolve(Some("api"), &none()).unwrap();
+    assert_eq!(api.image.env["LOG_LEVEL"], "info");
+    assert!(!api.image.env.contains_key("RELOAD"));
+    assert_eq!(api.run.cmd.as_ref().unwrap().len(), 2);
+
+    let dev = spec.resolve(Some("api-dev"), &none()).unwrap();
+    assert_eq!(dev.image.env["LOG_LEVEL"], "debug", "top-level [dev]");
+    assert_eq!(
+        dev.image.env["RELOAD"], "1",
+        "the service's dev merges over it"
+    );
+    assert_eq!(dev.image.env["A"], "1", "env merges key by key");
+    assert_eq!(
+        dev.run.cmd.as_deref().unwrap(),
+        ["uvicorn", "api:app", "--reload"]
+    );
+    assert_eq!(dev.run.expose.len(), 1, "run merges key by key");
+
+    // [dev] applies after the service's own settings.
+    let w = spec.resolve(Some("worker-dev"), &none()).unwrap();
+    assert_eq!(
+        w.run.cmd.as_deref().unwrap(),
+        ["uvicorn", "api:app", "--reload"]
+    );
+    let w = spec.resolve(Some("worker"), &none()).unwrap();
+    assert_eq!(w.run.cmd.as_deref().unwrap(), ["python", "-m", "worker"]);
+}
+
+#[test]
+fn dev_table_of_a_spec_without_services() {
+    let spec = parse(
+        "version = 1\n[image]\nbase = \"python:3.12\"\n[dev.run]\ncmd = [\"flask\", \"run\", \"--debug\"]\n",
+    );
+    assert_eq!(spec.resolve(None, &none()).unwrap().run.cmd, None);
+    let dev = spec.resolve(Some("dev"), &none()).unwrap();
+    assert_eq!(dev.run.cmd.as_deref().unwrap(), ["flask", "run", "--debug"]);
+}
