@@ -238,7 +238,22 @@ fn git_op(g: &GitSource) -> pb::Op {
     if g.keep_git_dir {
         attrs.insert("git.keepgitdir".to_string(), "true".to_string());
     }
+    git_auth_attrs(g, &mut attrs);
     source(format!("git://{id}"), attrs)
+}
+
+/// The git source's credentials: BuildKit looks up each secret as `ID.<host>` first,
+/// then `ID` (`source/git`), so `GIT_AUTH_TOKEN.github.com` keeps working.
+fn git_auth_attrs(g: &GitSource, attrs: &mut BTreeMap<String, String>) {
+    if let Some(id) = &g.auth_token_secret {
+        attrs.insert("git.authtokensecret".to_string(), id.clone());
+    }
+    if let Some(id) = &g.auth_header_secret {
+        attrs.insert("git.authheadersecret".to_string(), id.clone());
+    }
+    if let Some(id) = &g.ssh_sock {
+        attrs.insert("git.mountsshsock".to_string(), id.clone());
+    }
 }
 
 /// Patterns as BuildKit's matcher wants them: no leading `./` or `/`, no trailing `/`
@@ -296,7 +311,8 @@ fn exec_op(e: &Exec, o: &LowerOptions, get: &dyn Fn(NodeId) -> Output) -> pb::Op
         let (dest, from, selector) = match m {
             Mount::Cache { target, .. }
             | Mount::Tmpfs { target }
-            | Mount::Secret { target, .. } => (target.as_str(), None, String::new()),
+            | Mount::Secret { target, .. }
+            | Mount::Ssh { target, .. } => (target.as_str(), None, String::new()),
             Mount::Bind {
                 target,
                 from,
@@ -365,6 +381,16 @@ fn exec_op(e: &Exec, o: &LowerOptions, get: &dyn Fn(NodeId) -> Output) -> pb::Op
                     uid: 0,
                     gid: 0,
                     mode: 0o400,
+                    optional: false,
+                });
+            }
+            Mount::Ssh { id, .. } => {
+                mount.mount_type = pb::MountType::Ssh as i32;
+                mount.ssh_opt = Some(pb::SshOpt {
+                    id: id.clone(),
+                    uid: 0,
+                    gid: 0,
+                    mode: 0o600,
                     optional: false,
                 });
             }
@@ -774,6 +800,9 @@ mod tests {
                 url: url.into(),
                 reference: r.map(String::from),
                 keep_git_dir: false,
+                auth_token_secret: None,
+                auth_header_secret: None,
+                ssh_sock: None,
             });
             match op.op {
                 Some(pb::op::Op::Source(s)) => (s.identifier, s.attrs["git.fullurl"].clone()),

@@ -9,6 +9,7 @@ mod packages;
 mod planner;
 mod python;
 mod sh;
+mod steps;
 mod user;
 
 use std::collections::BTreeMap;

@@ -46,6 +46,10 @@ pub fn target() -> Target {
                 extra_index_urls: vec![],
                 no_deps: false,
                 dev: false,
+                build_isolation: true,
+                env: Default::default(),
+                build_constraints: vec![],
+                wheels: vec![],
             },
             Tier {
                 name: loc("core".into()),
@@ -54,6 +58,10 @@ pub fn target() -> Target {
                 extra_index_urls: vec![],
                 no_deps: true,
                 dev: false,
+                build_isolation: true,
+                env: Default::default(),
+                build_constraints: vec![],
+                wheels: vec![],
             },
         ],
         app: App {
@@ -280,10 +288,17 @@ fn git_step() -> BuildStep {
         source: BuildSource::Git {
             url: "https://example.com/lib.git".into(),
             reference: Some("v1".into()),
+            auth_token_secret: None,
+            auth_header_secret: None,
         },
         run: vec!["cmake -B build".into(), "cmake --build build".into()],
         cache: vec!["/root/.cache/ccache".into()],
         outputs: BTreeMap::from([("/src/build/install".into(), "/opt/lib".into())]),
+        venv: None,
+        env: BTreeMap::new(),
+        secrets: vec![],
+        ssh: false,
+        wheels_dir: None,
     }
 }
 
