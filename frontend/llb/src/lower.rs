@@ -827,6 +827,88 @@ mod tests {
     }
 
     #[test]
+    fn secret_and_ssh_mounts_are_required_and_root_only() {
+        let mut p = plan();
+        if let NodeKind::Exec(e) = &mut p.nodes[2].kind {
+            e.mounts.push(Mount::Secret {
+                target: "/run/secrets/hf-token".into(),
+                id: "hf-token".into(),
+            });
+            e.mounts.push(Mount::Ssh {
+                target: "/run/buildkit/ssh_agent.0".into(),
+                id: "default".into(),
+            });
+        }
+        let d = lower(&p, &opts()).unwrap();
+        let exec = ops(&d)
+            .into_iter()
+            .find_map(|o| match o.op {
+                Some(pb::op::Op::Exec(e)) => Some(e),
+                _ => None,
+            })
+            .unwrap();
+        let secret = exec
+            .mounts
+            .iter()
+            .find(|m| m.dest == "/run/secrets/hf-token")
+            .unwrap();
+        assert_eq!(secret.mount_type, pb::MountType::Secret as i32);
+        let so = secret.secret_opt.as_ref().unwrap();
+        assert_eq!(
+            (so.id.as_str(), so.mode, so.optional),
+            ("hf-token", 0o400, false)
+        );
+        let ssh = exec
+            .mounts
+            .iter()
+            .find(|m| m.dest == "/run/buildkit/ssh_agent.0")
+            .unwrap();
+        assert_eq!(ssh.mount_type, pb::MountType::Ssh as i32);
+        assert_eq!((ssh.input, ssh.output), (-1, -1));
+        let o = ssh.ssh_opt.as_ref().unwrap();
+        assert_eq!(
+            (o.id.as_str(), o.mode, o.optional),
+            ("default", 0o600, false)
+        );
+    }
+
+    #[test]
+    fn git_auth_secrets_and_the_agent_are_source_attrs() {
+        let op = git_op(&GitSource {
+            url: "git@github.com:org/private.git".into(),
+            reference: Some("v1".into()),
+            keep_git_dir: false,
+            auth_token_secret: Some("gh-token".into()),
+            auth_header_secret: Some("gh-header".into()),
+            ssh_sock: Some("default".into()),
+        });
+        let Some(pb::op::Op::Source(s)) = op.op else {
+            panic!()
+        };
+        assert_eq!(s.attrs["git.authtokensecret"], "gh-token");
+        assert_eq!(s.attrs["git.authheadersecret"], "gh-header");
+        assert_eq!(s.attrs["git.mountsshsock"], "default");
+        let plain = git_op(&GitSource {
+            url: "https://h/r.git".into(),
+            reference: None,
+            keep_git_dir: false,
+            auth_token_secret: None,
+            auth_header_secret: None,
+            ssh_sock: None,
+        });
+        let Some(pb::op::Op::Source(s)) = plain.op else {
+            panic!()
+        };
+        assert!(
+            s.attrs
+                .keys()
+                .all(|k| !k.contains("secret") && !k.contains("ssh")),
+            "{:?}",
+            s.attrs
+        );
+    }
+
+    #[test]
     fn patterns_are_cleaned() {
         assert_eq!(clean_pattern("./core/"), "core");
         assert_eq!(clean_pattern("/main.py"), "main.py");

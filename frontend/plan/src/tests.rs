@@ -532,3 +532,4 @@ fn an_empty_include_copies_nothing() {
     assert_eq!(actions.len(), 1, "{actions:?}");
     assert!(matches!(actions[0], FileAction::Mkdir { .. }));
 }
+mod ml;

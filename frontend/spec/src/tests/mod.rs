@@ -2,6 +2,7 @@
 
 mod errors;
 mod fuzz;
+mod mlbuild;
 mod resolution;
 
 use std::collections::BTreeMap;
