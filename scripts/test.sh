@@ -96,7 +96,7 @@ log "frontend image ready ($(elapsed))"
 # Each suite prints `N passed, N failed` last; cache.sh prunes the build cache, so it
 # runs after the suites that reuse earlier builds.
 PASSED=0 FAILED=0 E2E_RC=0
-for suite in run.sh bad-specs.sh layers.sh shapes.sh cache.sh platforms.sh; do
+for suite in run.sh bad-specs.sh layers.sh shapes.sh mlbuild.sh cache.sh platforms.sh; do
   [ -x "$ROOT/tests/e2e/$suite" ] || [ -f "$ROOT/tests/e2e/$suite" ] || continue
   log "end-to-end tests: $suite ($(elapsed))"
   set +e

@@ -279,7 +279,22 @@ fn git_op(g: &GitSource) -> pb::Op {
     if g.keep_git_dir {
         attrs.insert("git.keepgitdir".to_string(), "true".to_string());
     }
+    git_auth_attrs(g, &mut attrs);
     source(format!("git://{id}"), attrs)
+}
+
+/// The git source's credentials: BuildKit looks up each secret as `ID.<host>` first,
+/// then `ID` (`source/git`), so `GIT_AUTH_TOKEN.github.com` keeps working.
+fn git_auth_attrs(g: &GitSource, attrs: &mut BTreeMap<String, String>) {
+    if let Some(id) = &g.auth_token_secret {
+        attrs.insert("git.authtokensecret".to_string(), id.clone());
+    }
+    if let Some(id) = &g.auth_header_secret {
+        attrs.insert("git.authheadersecret".to_string(), id.clone());
+    }
+    if let Some(id) = &g.ssh_sock {
+        attrs.insert("git.mountsshsock".to_string(), id.clone());
+    }
 }
 
 /// Patterns as BuildKit's matcher wants them: no leading `./` or `/`, no trailing `/`
@@ -337,7 +352,8 @@ fn exec_op(e: &Exec, o: &LowerOptions, get: &dyn Fn(NodeId) -> Output) -> pb::Op
         let (dest, from, selector) = match m {
             Mount::Cache { target, .. }
             | Mount::Tmpfs { target }
-            | Mount::Secret { target, .. } => (target.as_str(), None, String::new()),
+            | Mount::Secret { target, .. }
+            | Mount::Ssh { target, .. } => (target.as_str(), None, String::new()),
             Mount::Bind {
                 target,
                 from,
@@ -406,6 +422,16 @@ fn exec_op(e: &Exec, o: &LowerOptions, get: &dyn Fn(NodeId) -> Output) -> pb::Op
                     uid: 0,
                     gid: 0,
                     mode: 0o400,
+                    optional: false,
+                });
+            }
+            Mount::Ssh { id, .. } => {
+                mount.mount_type = pb::MountType::Ssh as i32;
+                mount.ssh_opt = Some(pb::SshOpt {
+                    id: id.clone(),
+                    uid: 0,
+                    gid: 0,
+                    mode: 0o600,
                     optional: false,
                 });
             }
@@ -863,6 +889,9 @@ mod tests {
             url: "https://github.com/o/private.git".into(),
             reference: None,
             keep_git_dir: false,
+            auth_token_secret: None,
+            auth_header_secret: None,
+            ssh_sock: None,
         });
         let Some(pb::op::Op::Source(s)) = op.op else {
             panic!()
@@ -878,6 +907,9 @@ mod tests {
                 url: url.into(),
                 reference: r.map(String::from),
                 keep_git_dir: false,
+                auth_token_secret: None,
+                auth_header_secret: None,
+                ssh_sock: None,
             });
             match op.op {
                 Some(pb::op::Op::Source(s)) => (s.identifier, s.attrs["git.fullurl"].clone()),
@@ -899,6 +931,86 @@ mod tests {
             g("git@github.com:org/repo.git", Some("abc")).0,
             "git://github.com/org/repo.git#abc"
         );
+    }
+
+    #[test]
+    fn secret_and_ssh_mounts_are_required_and_root_only() {
+        let mut p = plan();
+        if let NodeKind::Exec(e) = &mut p.nodes[2].kind {
+            e.mounts.push(Mount::Secret {
+                target: "/run/secrets/hf-token".into(),
+                id: "hf-token".into(),
+            });
+            e.mounts.push(Mount::Ssh {
+                target: "/run/buildkit/ssh_agent.0".into(),
+                id: "default".into(),
+            });
+        }
+        let d = lower(&p, &opts()).unwrap();
+        let exec = ops(&d)
+            .into_iter()
+            .find_map(|o| match o.op {
+                Some(pb::op::Op::Exec(e)) => Some(e),
+                _ => None,
+            })
+            .unwrap();
+        let secret = exec
+            .mounts
+            .iter()
+            .find(|m| m.dest == "/run/secrets/hf-token")
+            .unwrap();
+        assert_eq!(secret.mount_type, pb::MountType::Secret as i32);
+        let so = secret.secret_opt.as_ref().unwrap();
+        assert_eq!(
+            (so.id.as_str(), so.mode, so.optional),
+            ("hf-token", 0o400, false)
+        );
+        let ssh = exec
+            .mounts
+            .iter()
+            .find(|m| m.dest == "/run/buildkit/ssh_agent.0")
+            .unwrap();
+        assert_eq!(ssh.mount_type, pb::MountType::Ssh as i32);
+        assert_eq!((ssh.input, ssh.output), (-1, -1));
+        let o = ssh.ssh_opt.as_ref().unwrap();
+        assert_eq!(
+            (o.id.as_str(), o.mode, o.optional),
+            ("default", 0o600, false)
+        );
+    }
+
+    #[test]
+    fn git_auth_secrets_and_the_agent_are_source_attrs() {
+        let op = git_op(&GitSource {
+            url: "git@github.com:org/private.git".into(),
+            reference: Some("v1".into()),
+            keep_git_dir: false,
+            auth_token_secret: Some("gh-token".into()),
+            auth_header_secret: Some("gh-header".into()),
+            ssh_sock: Some("default".into()),
+        });
+        let Some(pb::op::Op::Source(s)) = op.op else {
+            panic!()
+        };
+        assert_eq!(s.attrs["git.authtokensecret"], "gh-token");
+        assert_eq!(s.attrs["git.authheadersecret"], "gh-header");
+        assert_eq!(s.attrs["git.mountsshsock"], "default");
+        let plain = git_op(&GitSource {
+            url: "https://h/r.git".into(),
+            reference: None,
+            keep_git_dir: false,
+            auth_token_secret: None,
+            auth_header_secret: None,
+            ssh_sock: None,
+        });
+        let Some(pb::op::Op::Source(s)) = plain.op else {
+            panic!()
+        };
+        // Without names of its own, BuildKit's default ids (as `llb.Git` sets them), and
+        // no agent.
+        assert_eq!(s.attrs["git.authtokensecret"], "GIT_AUTH_TOKEN");
+        assert_eq!(s.attrs["git.authheadersecret"], "GIT_AUTH_HEADER");
+        assert!(!s.attrs.contains_key("git.mountsshsock"), "{:?}", s.attrs);
     }
 
     #[test]

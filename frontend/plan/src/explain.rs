@@ -106,6 +106,9 @@ fn describe(out: &mut String, k: &NodeKind) {
                     Mount::Secret { target, id } => {
                         let _ = writeln!(out, "      secret {id} at {target}");
                     }
+                    Mount::Ssh { target, id } => {
+                        let _ = writeln!(out, "      ssh agent {id} at {target}");
+                    }
                 }
             }
         }

@@ -92,6 +92,12 @@ pub struct GitSource {
     pub url: String,
     pub reference: Option<String>,
     pub keep_git_dir: bool,
+    /// BuildKit secret ids for the remote's credentials (`git.authtokensecret`,
+    /// `git.authheadersecret`); `None` keeps BuildKit's defaults.
+    pub auth_token_secret: Option<String>,
+    pub auth_header_secret: Option<String>,
+    /// The SSH agent id for ssh remotes (`git.mountsshsock`).
+    pub ssh_sock: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,6 +133,8 @@ pub enum Mount {
     /// A BuildKit secret as a read-only file (mode 0400, root's); only its id is in
     /// the graph, its content never reaches a layer or a cache key.
     Secret { target: String, id: String },
+    /// The client's SSH agent (`--ssh ID`) as a socket; `SSH_AUTH_SOCK` points at it.
+    Ssh { target: String, id: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

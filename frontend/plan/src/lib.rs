@@ -10,6 +10,7 @@ mod packages;
 mod planner;
 mod python;
 pub mod sh;
+mod steps;
 mod user;
 
 use std::collections::BTreeMap;

@@ -12,14 +12,11 @@
 
 use std::collections::BTreeMap;
 
-use strata_spec::model::{BuildSource, BuildStep, Installer, Target, User};
+use strata_spec::model::{Installer, Target, User};
 
 use crate::ir::*;
 use crate::packages::{self, PackageManager};
 use crate::{app, python, user, Layering, PlanError, PlanOptions};
-
-/// Where a build step's sources are and where its commands run.
-const BUILD_SRC: &str = "/src";
 
 /// Builds the plan for one target.
 pub fn plan(t: &Target, opts: &PlanOptions) -> Result<Plan, PlanError> {
@@ -102,14 +99,15 @@ pub fn plan(t: &Target, opts: &PlanOptions) -> Result<Plan, PlanError> {
             )?;
         }
 
+        let mut steps = crate::steps::Steps::new(builder, builder_img);
         if !t.tiers.is_empty() {
-            let (venv_layers, venv) = python_tiers(&mut b, t, builder, builder_img);
+            let (venv_layers, venv) = python_tiers(&mut b, t, &mut steps);
             layers.extend(venv_layers);
             let v = t.python.venv.clone();
             copies.push((format!("copy venv {v} from builder"), venv, v.clone(), v));
         }
         for step in &t.builds {
-            let ran = build_step(&mut b, step, builder, builder_img);
+            let ran = steps.get(&mut b, t, step);
             for (from, to) in &step.outputs {
                 let name = format!("copy {from} from build {} to {to}", step.name.value);
                 if opts.layering == Layering::MergeDiff {
@@ -174,9 +172,9 @@ pub fn plan(t: &Target, opts: &PlanOptions) -> Result<Plan, PlanError> {
 fn python_tiers(
     b: &mut Builder,
     t: &Target,
-    builder: NodeId,
-    builder_img: ImageId,
+    steps: &mut crate::steps::Steps,
 ) -> (Vec<NodeId>, NodeId) {
+    let (builder, builder_img) = (steps.builder, steps.builder_img);
     let merge = b.layering == Layering::MergeDiff;
     let mut layers = vec![];
     let tools = b.exec(
@@ -206,6 +204,7 @@ fn python_tiers(
     if merge {
         layers.push(b.diff(format!("layer: venv {}", t.python.venv), builder, venv));
     }
+    steps.tools = Some(tools);
 
     let mut seen_reqs: Vec<String> = Vec::new();
     let mut prev = venv;
@@ -220,6 +219,29 @@ fn python_tiers(
                 format!("requirements of tier `{tier_name}`"),
                 r.span,
             );
+        }
+        for c in &tier.build_constraints {
+            if !seen_reqs.contains(&c.value) {
+                seen_reqs.push(c.value.clone());
+            }
+            b.require(
+                &c.value,
+                format!("build-constraints of tier `{tier_name}`"),
+                c.span,
+            );
+        }
+        // The wheels of the tier's build steps, each step's wheels-dir at its own path.
+        let mut wheel_mounts = vec![];
+        for w in &tier.wheels {
+            if let Some(step) = t.builds.iter().find(|s| s.name.value == w.value) {
+                let ran = steps.get(b, t, step);
+                let dir = step.wheels_dir.as_ref().map_or("/", |d| d.value.as_str());
+                wheel_mounts.push(Mount::Bind {
+                    target: python::wheels_mount(&w.value),
+                    from: ran,
+                    source: dir.to_string(),
+                });
+            }
         }
         // The tier sees its own requirements files and those of earlier tiers (so
         // `-r`/`-c` between them resolve), never the rest of the context.
@@ -259,6 +281,7 @@ fn python_tiers(
                 ]
                 .into_iter()
                 .chain(python::secret_mounts(&t.python))
+                .chain(wheel_mounts)
                 .collect(),
                 network: true,
             },
@@ -266,78 +289,10 @@ fn python_tiers(
         if merge {
             layers.push(b.diff(format!("layer: tier {tier_name}"), prev, installed));
         }
+        steps.tier_states.insert(tier_name.clone(), installed);
         prev = installed;
     }
     (layers, prev)
-}
-
-/// A `[[build]]` step: its sources copied to /src on the builder, then its commands
-/// in one shell (stopping at the first failure, each echoed), with its caches.
-fn build_step(b: &mut Builder, step: &BuildStep, builder: NodeId, builder_img: ImageId) -> NodeId {
-    let name = &step.name.value;
-    let src = match &step.source {
-        BuildSource::Git { url, reference } => b.node(
-            format!(
-                "[internal] git source {url}{}",
-                reference
-                    .as_ref()
-                    .map(|r| format!("#{r}"))
-                    .unwrap_or_default()
-            ),
-            NodeKind::Git(GitSource {
-                url: url.clone(),
-                reference: reference.clone(),
-                keep_git_dir: false,
-            }),
-        ),
-        BuildSource::Context(paths) => {
-            for p in paths {
-                b.require(&p.value, format!("context of build `{name}`"), p.span);
-            }
-            b.node(
-                format!("[internal] load build context: build {name}"),
-                NodeKind::Context(ContextView {
-                    include: paths.iter().map(|p| p.value.clone()).collect(),
-                    exclude: vec![],
-                    purpose: format!("build-{name}"),
-                }),
-            )
-        }
-    };
-    let prepared = b.node(
-        format!("build {name}: sources at {BUILD_SRC}"),
-        NodeKind::File {
-            base: Some(builder),
-            actions: vec![copy(src, "/", BUILD_SRC, None)],
-        },
-    );
-    let mut script = String::from("set -eux\n");
-    for cmd in &step.run {
-        script.push_str(cmd);
-        script.push('\n');
-    }
-    let mounts = step
-        .cache
-        .iter()
-        .map(|target| Mount::Cache {
-            target: target.clone(),
-            id: format!("strata-build|{name}|{target}"),
-            sharing: CacheSharing::Shared,
-        })
-        .collect();
-    b.exec(
-        format!("build {name}"),
-        Exec {
-            root: prepared,
-            env_of: builder_img,
-            args: sh(script),
-            // The build arguments its commands name: `$NAME` is data, not text.
-            env: step.env.clone(),
-            cwd: BUILD_SRC.into(),
-            mounts,
-            network: true,
-        },
-    )
 }
 
 fn app_actions(
@@ -450,7 +405,7 @@ fn compile_app(b: &mut Builder, t: &Target, app_ctx: NodeId, root: NodeId, img: 
     )
 }
 
-fn copy(from: NodeId, src: &str, dest: &str, owner: Option<(u32, u32)>) -> FileAction {
+pub(crate) fn copy(from: NodeId, src: &str, dest: &str, owner: Option<(u32, u32)>) -> FileAction {
     FileAction::Copy {
         from,
         src: src.to_string(),
@@ -518,7 +473,7 @@ fn tool_mounts(p: &strata_spec::model::Python) -> Vec<Mount> {
     m
 }
 
-fn sh(script: String) -> Vec<String> {
+pub(crate) fn sh(script: String) -> Vec<String> {
     vec!["/bin/sh".into(), "-c".into(), script]
 }
 
@@ -552,7 +507,7 @@ fn runtime_config(t: &Target) -> RuntimeConfig {
 }
 
 /// Accumulates nodes and images in order.
-struct Builder {
+pub(crate) struct Builder {
     target: String,
     layering: Layering,
     images: Vec<ImageSource>,
@@ -583,7 +538,7 @@ impl Builder {
     }
 
     /// Adds a node; names not starting with `[` get the target's prefix.
-    fn node(&mut self, name: String, kind: NodeKind) -> NodeId {
+    pub(crate) fn node(&mut self, name: String, kind: NodeKind) -> NodeId {
         let name = if name.starts_with('[') {
             name
         } else {
@@ -593,7 +548,7 @@ impl Builder {
         NodeId(self.nodes.len() - 1)
     }
 
-    fn exec(&mut self, name: String, e: Exec) -> NodeId {
+    pub(crate) fn exec(&mut self, name: String, e: Exec) -> NodeId {
         self.node(name, NodeKind::Exec(e))
     }
 
@@ -601,7 +556,7 @@ impl Builder {
         self.node(name, NodeKind::Diff { lower, upper })
     }
 
-    fn require(&mut self, path: &str, what: String, span: strata_spec::source::Span) {
+    pub(crate) fn require(&mut self, path: &str, what: String, span: strata_spec::source::Span) {
         if !self.required.iter().any(|r| r.path == path) {
             self.required.push(RequiredPath {
                 path: path.to_string(),

@@ -37,6 +37,13 @@ pub fn secret_mounts(python: &Python) -> Vec<crate::ir::Mount> {
 
 /// Where a tier's view of the build context (its requirements files) is mounted.
 pub const CONTEXT_MOUNT: &str = "/run/strata/context";
+/// Where a tier's `wheels` steps' wheels-dirs are mounted, one directory per step.
+pub const WHEELS_MOUNT: &str = "/run/strata/wheels";
+
+/// The mount point of one build step's wheels in the install step of a tier.
+pub fn wheels_mount(step: &str) -> String {
+    format!("{WHEELS_MOUNT}/{step}")
+}
 
 pub struct Install {
     pub args: Vec<String>,
@@ -114,10 +121,34 @@ pub fn install(python: &Python, tier: &Tier, prune: bool) -> Install {
             UV_CACHE_ID,
         ),
     };
+    let mut env = env;
     for r in &tier.requirements {
         cmd.push("-r".into());
         cmd.push(format!("{CONTEXT_MOUNT}/{}", r.value));
     }
+    if python.installer == Installer::Uv {
+        for c in &tier.build_constraints {
+            cmd.push("--build-constraint".into());
+            cmd.push(format!("{CONTEXT_MOUNT}/{}", c.value));
+        }
+    }
+    // The tier's own environment, after strata's (it may override them).
+    for (k, v) in &tier.env {
+        env.retain(|(ek, _)| ek != k);
+        env.push((k.clone(), v.clone()));
+    }
+    let pre = pip_build_constraints(python, tier);
+    // Wheels of build steps: shell globs (names are checked: no quoting needed).
+    let wheel_globs: Vec<String> = tier
+        .wheels
+        .iter()
+        .map(|w| format!("{}/*.whl", wheels_mount(&w.value)))
+        .collect();
+    let globs = if wheel_globs.is_empty() {
+        String::new()
+    } else {
+        format!(" {}", wheel_globs.join(" "))
+    };
     let pruning = if prune {
         prune_script(python)
     } else {
@@ -127,17 +158,21 @@ pub fn install(python: &Python, tier: &Tier, prune: bool) -> Install {
         // pip's runner lives under the tool venv's lib/pythonX.Y: found by the shell.
         Installer::Pip => (
             pip_runner_lookup(),
-            format!("{} \"$1\" {}", quote(&venv_python(python)), join(&cmd)),
+            format!(
+                "{} \"$1\" {}{globs}",
+                quote(&venv_python(python)),
+                join(&cmd)
+            ),
         ),
-        Installer::Uv => (String::new(), join(&cmd)),
+        Installer::Uv => (String::new(), format!("{}{globs}", join(&cmd))),
     };
-    let args = if lookup.is_empty() && pruning.is_empty() {
+    let args = if lookup.is_empty() && pruning.is_empty() && pre.is_empty() && globs.is_empty() {
         cmd
     } else {
         vec![
             "/bin/sh".into(),
             "-c".into(),
-            format!("set -eu\n{lookup}{line}\n{pruning}"),
+            format!("set -eu\n{lookup}{pre}{line}\n{pruning}"),
         ]
     };
     Install {
@@ -158,6 +193,29 @@ fn pip_runner_lookup() -> String {
         "set -- {TOOLS_DIR}/lib/python*/site-packages/pip/__pip-runner__.py\n\
          if [ ! -f \"$1\" ]; then\n\
          \x20 echo 'strata: the builder image'\\''s pip is older than 22.3 (no __pip-runner__.py); use a Python whose ensurepip has pip 22.3 or later, or installer = \"uv\"' >&2; exit 1\n\
+         fi\n"
+    )
+}
+
+/// Shell lines giving pip a tier's build constraints. pip 25.3 and later read
+/// `PIP_BUILD_CONSTRAINT` (pins for isolated build environments only); older pip has
+/// no such setting, and its documented way is `PIP_CONSTRAINT`, which the build
+/// environment's pip inherits (and which then also constrains the tier's own install).
+fn pip_build_constraints(python: &Python, tier: &Tier) -> String {
+    if python.installer != Installer::Pip || tier.build_constraints.is_empty() {
+        return String::new();
+    }
+    let files: Vec<String> = tier
+        .build_constraints
+        .iter()
+        .map(|c| format!("{CONTEXT_MOUNT}/{}", c.value))
+        .collect();
+    let files = quote(&files.join(" "));
+    format!(
+        "if {TOOLS_DIR}/bin/python -c 'import sys, pip; sys.exit(tuple(int(x) for x in pip.__version__.split(\".\")[:2]) < (25, 3))' 2>/dev/null; then\n\
+         \x20 export PIP_BUILD_CONSTRAINT={files}\n\
+         else\n\
+         \x20 export PIP_CONSTRAINT={files}\n\
          fi\n"
     )
 }
@@ -215,6 +273,14 @@ fn push_common(a: &mut Vec<String>, python: &Python, tier: &Tier) {
     if tier.no_deps {
         a.push("--no-deps".into());
     }
+    if !tier.build_isolation {
+        a.push("--no-build-isolation".into());
+    }
+    // A tier of build-step wheels only, installed exactly: no index is needed.
+    if tier.requirements.is_empty() && !tier.wheels.is_empty() && tier.no_deps {
+        a.push("--no-index".into());
+        return;
+    }
     if let Some(url) = tier.index_url.as_ref().or(python.index_url.as_ref()) {
         a.push("--index-url".into());
         a.push(url.clone());
@@ -267,6 +333,10 @@ mod tests {
             extra_index_urls: vec!["https://c.example/whl".into()],
             no_deps,
             dev: false,
+            build_isolation: true,
+            env: Default::default(),
+            build_constraints: vec![],
+            wheels: vec![],
         }
     }
 

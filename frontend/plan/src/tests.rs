@@ -48,6 +48,10 @@ pub fn target() -> Target {
                 extra_index_urls: vec![],
                 no_deps: false,
                 dev: false,
+                build_isolation: true,
+                env: Default::default(),
+                build_constraints: vec![],
+                wheels: vec![],
             },
             Tier {
                 name: loc("core".into()),
@@ -56,6 +60,10 @@ pub fn target() -> Target {
                 extra_index_urls: vec![],
                 no_deps: true,
                 dev: false,
+                build_isolation: true,
+                env: Default::default(),
+                build_constraints: vec![],
+                wheels: vec![],
             },
         ],
         app: App {
@@ -288,11 +296,18 @@ fn git_step() -> BuildStep {
         source: BuildSource::Git {
             url: "https://example.com/lib.git".into(),
             reference: Some("v1".into()),
+            auth_token_secret: None,
+            auth_header_secret: None,
         },
         run: vec!["cmake -B build".into(), "cmake --build build".into()],
-        env: vec![],
+        args: vec![],
         cache: vec!["/root/.cache/ccache".into()],
         outputs: BTreeMap::from([("/src/build/install".into(), "/opt/lib".into())]),
+        venv: None,
+        env: BTreeMap::new(),
+        secrets: vec![],
+        ssh: false,
+        wheels_dir: None,
     }
 }
 
@@ -549,13 +564,13 @@ fn build_args_reach_build_steps_as_environment_not_command_text() {
 
     // Without the --build-arg: the default.
     let t = spec.resolve(None, &BTreeMap::new()).unwrap();
-    assert_eq!(t.builds[0].env, vec![("VERSION".to_string(), "1.0".to_string())]);
+    assert_eq!(t.builds[0].args, vec![("VERSION".to_string(), "1.0".to_string())]);
     // A step that names no build argument gets none (its cache does not depend on them).
     let text = text.replace("${VERSION}", "x").replace("$VERSION", "y");
     let file = strata_spec::SourceFile::new("strata.toml", text);
     let spec = strata_spec::Spec::parse(&file).unwrap();
     let t = spec.resolve(None, &args).unwrap();
-    assert!(t.builds[0].env.is_empty());
+    assert!(t.builds[0].args.is_empty());
 }
 
 #[test]
@@ -667,3 +682,4 @@ fn the_app_view_never_holds_git_bytecode_or_venvs() {
     t.app.default_excludes = false;
     assert_eq!(view(&t), vec!["**/tests"]);
 }
+mod ml;

@@ -17,6 +17,7 @@
 
 pub mod diag;
 mod expand;
+mod links;
 mod lower;
 mod merge;
 pub mod model;

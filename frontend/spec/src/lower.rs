@@ -171,7 +171,7 @@ pub(crate) fn lower(t: &Table, subject: &Subject<'_>) -> Result<Target, Vec<Diag
         netrc_secret: string(t, &["python", "netrc-secret"]),
     };
 
-    let all_tiers = tiers(get(t, &["python", "layers"]));
+    let all_tiers = tiers(get(t, &["python", "layers"]), &mut errors);
     let selected = match get(t, &["layers"]) {
         None => all_tiers,
         Some(layers) => select_tiers(all_tiers, layers, subject, &mut errors),
@@ -190,6 +190,7 @@ pub(crate) fn lower(t: &Table, subject: &Subject<'_>) -> Result<Target, Vec<Diag
 
     let run = lower_run(t);
     let builds = builds(get(t, &["build"]), subject.args);
+    errors.extend(crate::links::check(&tiers, &builds, subject.variant));
 
     match image {
         Some(image) if errors.is_empty() => Ok(Target {
@@ -239,24 +240,47 @@ fn user_ids(t: &Table, user: &User, errors: &mut Vec<Diagnostic>) -> (u32, u32) 
     (uid, gid.map_or(uid, |(n, _)| n))
 }
 
-fn tiers(v: Option<&Value>) -> Vec<Tier> {
+fn tiers(v: Option<&Value>, errors: &mut Vec<Diagnostic>) -> Vec<Tier> {
     let Some(items) = v.and_then(Value::array) else {
         return Vec::new();
     };
     items
         .iter()
-        .filter_map(Value::table)
-        .filter_map(|t| {
+        .filter_map(|item| Some((item, item.table()?)))
+        .filter_map(|(item, t)| {
+            let name = t.value("name").and_then(located)?;
+            errors.extend(crate::links::check_tier_table(&name.value, item.span, t));
+            let requirements = rel_paths(t.value("requirements"), true).unwrap_or_default();
+            let wheels: Vec<Located<String>> = t
+                .value("wheels")
+                .and_then(Value::array)
+                .unwrap_or_default()
+                .iter()
+                .filter_map(located)
+                .collect();
+            // A tier of wheels only installs exactly them unless it says `no-deps = false`.
+            let no_deps = match t.value("no-deps").map(|v| &v.kind) {
+                Some(Kind::Bool(b)) => *b,
+                _ => requirements.is_empty() && !wheels.is_empty(),
+            };
             Some(Tier {
-                name: t.value("name").and_then(located)?,
-                requirements: rel_paths(t.value("requirements"), true).unwrap_or_default(),
+                name,
+                requirements,
                 index_url: t
                     .value("index-url")
                     .and_then(Value::str)
                     .map(str::to_string),
                 extra_index_urls: strings(t.value("extra-index-urls")).unwrap_or_default(),
-                no_deps: matches!(t.value("no-deps").map(|v| &v.kind), Some(Kind::Bool(true))),
+                no_deps,
                 dev: matches!(t.value("dev").map(|v| &v.kind), Some(Kind::Bool(true))),
+                build_isolation: !matches!(
+                    t.value("build-isolation").map(|v| &v.kind),
+                    Some(Kind::Bool(false))
+                ),
+                env: string_map(t.value("env"), keep),
+                build_constraints: rel_paths(t.value("build-constraints"), true)
+                    .unwrap_or_default(),
+                wheels,
             })
         })
         .collect()
@@ -393,14 +417,23 @@ fn builds(v: Option<&Value>, args: &std::collections::BTreeMap<String, String>) 
                 (Some(g), _) => BuildSource::Git {
                     url: g.value("url").and_then(Value::str)?.to_string(),
                     reference: g.value("ref").and_then(Value::str).map(str::to_string),
+                    auth_token_secret: g
+                        .value("auth-secret")
+                        .and_then(Value::str)
+                        .map(str::to_string),
+                    auth_header_secret: g
+                        .value("auth-header-secret")
+                        .and_then(Value::str)
+                        .map(str::to_string),
                 },
-                (None, ctx) => BuildSource::Context(rel_paths(ctx, false)?),
+                (None, Some(ctx)) => BuildSource::Context(rel_paths(Some(ctx), false)?),
+                (None, None) => BuildSource::None,
             };
             let run = strings(b.value("run")).unwrap_or_default();
             Some(BuildStep {
                 name: b.value("name").and_then(located)?,
                 source,
-                env: crate::expand::shell_env(&run, args),
+                args: crate::expand::shell_env(&run, args),
                 run,
                 cache: strings(b.value("cache"))
                     .unwrap_or_default()
@@ -408,6 +441,20 @@ fn builds(v: Option<&Value>, args: &std::collections::BTreeMap<String, String>) 
                     .filter_map(|c| abs(c))
                     .collect(),
                 outputs: string_map(b.value("outputs"), abs),
+                venv: b.value("venv").and_then(located),
+                env: string_map(b.value("env"), keep),
+                secrets: b
+                    .value("secrets")
+                    .and_then(Value::array)
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(located)
+                    .collect(),
+                ssh: matches!(b.value("ssh").map(|v| &v.kind), Some(Kind::Bool(true))),
+                wheels_dir: b.value("wheels-dir").and_then(|v| {
+                    let p = abs(v.str()?)?;
+                    Some(Located::new(p, v.span))
+                }),
             })
         })
         .collect()

@@ -126,6 +126,16 @@ pub struct Tier {
     pub extra_index_urls: Vec<String>,
     pub no_deps: bool,
     pub dev: bool,
+    /// Default true; false: the tier's sdists build against the venv as installed so
+    /// far (`--no-build-isolation`).
+    pub build_isolation: bool,
+    /// The install step's environment only (never the image's).
+    pub env: BTreeMap<String, String>,
+    /// Context files pinning isolated build environments (pip `PIP_BUILD_CONSTRAINT`,
+    /// uv `--build-constraint`), normalised like `requirements`.
+    pub build_constraints: Vec<Located<String>>,
+    /// `[[build]]` steps whose `wheels-dir` this tier installs, checked to exist.
+    pub wheels: Vec<Located<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -195,12 +205,23 @@ pub struct BuildStep {
     /// argument is left in them for the shell, which finds it in `env`.
     pub run: Vec<String>,
     /// The build arguments the commands refer to, with their values (sorted by
-    /// name): the step's environment, as a Dockerfile's `ARG` for its `RUN`.
-    pub env: Vec<(String, String)>,
+    /// name): part of the step's environment, as a Dockerfile's `ARG` for its `RUN`
+    /// (`env` wins over them, as a Dockerfile's `ENV` over an `ARG`).
+    pub args: Vec<(String, String)>,
     /// Extra cache mount targets (absolute paths).
     pub cache: Vec<String>,
     /// Builder path → final image path, both absolute.
     pub outputs: BTreeMap<String, String>,
+    /// Run with the venv as it is after this tier (of the target) on PATH.
+    pub venv: Option<Located<String>>,
+    /// The step's environment only.
+    pub env: BTreeMap<String, String>,
+    /// BuildKit secret ids, each at /run/secrets/ID in this step only.
+    pub secrets: Vec<Located<String>>,
+    /// The `--ssh default` agent in this step (and for its git source).
+    pub ssh: bool,
+    /// Absolute path in the builder where the step leaves wheels for a tier's `wheels`.
+    pub wheels_dir: Option<Located<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -208,6 +229,12 @@ pub enum BuildSource {
     Git {
         url: String,
         reference: Option<String>,
+        /// BuildKit git auth secrets (`git.authtokensecret`, `git.authheadersecret`);
+        /// `None` keeps BuildKit's defaults `GIT_AUTH_TOKEN` and `GIT_AUTH_HEADER`.
+        auth_token_secret: Option<String>,
+        auth_header_secret: Option<String>,
     },
     Context(Vec<Located<String>>),
+    /// No sources: /src starts empty.
+    None,
 }

@@ -355,6 +355,10 @@ mod tests {
             extra_index_urls: vec![],
             no_deps: false,
             dev: false,
+            build_isolation: true,
+            env: Default::default(),
+            build_constraints: vec![],
+            wheels: vec![],
         }
     }
 

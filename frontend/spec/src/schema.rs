@@ -25,6 +25,8 @@ pub(crate) enum Check {
     User,
     Interpreter,
     Duration,
+    /// A BuildKit secret id (`[[build]] secrets`, git auth secrets).
+    SecretId,
 }
 
 /// Which named tables a `Named` key holds.
@@ -111,7 +113,7 @@ pub(crate) struct Schema {
     /// Keys that must be present (checked where the table is written, which is
     /// right for tables that are replaced as a whole).
     pub required: &'static [&'static str],
-    /// Exactly one of these keys must be present.
+    /// At most one of these keys may be present.
     pub exactly_one: &'static [&'static str],
 }
 
@@ -189,8 +191,19 @@ pub(crate) static TIER: Schema = Schema {
         f("extra-index-urls", Ty::List(Check::IndexUrl)),
         f("no-deps", Ty::Bool),
         f("dev", Ty::Bool),
+        f("build-isolation", Ty::Bool),
+        f(
+            "env",
+            Ty::Map {
+                key: Check::EnvName,
+                value: Check::Any,
+            },
+        ),
+        f("build-constraints", Ty::NonEmptyList(Check::RelFile)),
+        f("wheels", Ty::NonEmptyList(Check::Name)),
     ],
-    required: &["name", "requirements"],
+    // `requirements` or `wheels`: checked where the tier is lowered (lower.rs).
+    required: &["name"],
     exactly_one: &[],
 };
 
@@ -249,6 +262,8 @@ pub(crate) static GIT: Schema = Schema {
     keys: &[
         f("url", Ty::Str(Check::GitUrl)),
         f("ref", Ty::Str(Check::GitRef)),
+        f("auth-secret", Ty::Str(Check::SecretId)),
+        f("auth-header-secret", Ty::Str(Check::SecretId)),
     ],
     required: &["url"],
     exactly_one: &[],
@@ -268,8 +283,21 @@ pub(crate) static BUILD: Schema = Schema {
                 value: Check::AbsPath,
             },
         ),
+        f("venv", Ty::Str(Check::Name)),
+        f(
+            "env",
+            Ty::Map {
+                key: Check::EnvName,
+                value: Check::Any,
+            },
+        ),
+        f("secrets", Ty::List(Check::SecretId)),
+        f("ssh", Ty::Bool),
+        f("wheels-dir", Ty::Str(Check::AbsPath)),
     ],
     required: &["name"],
+    // At most one: a step may have no sources (it builds from a tier's venv, or
+    // downloads what it needs).
     exactly_one: &["git", "context"],
 };
 

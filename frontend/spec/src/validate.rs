@@ -127,20 +127,8 @@ impl<'a> Walker<'a> {
                 .collect();
             let names = suggest::list(schema.exactly_one).replace(" and ", " or ");
             match present.as_slice() {
-                [] => {
-                    let mut d = Diagnostic::error(format!(
-                        "{} needs one of {names}",
-                        display_path(path)
-                    ))
-                    .with_help(
-                        "give `git = { url = \"...\", ref = \"...\" }` or `context = [\"dir/\"]`",
-                    );
-                    if let Some(s) = span {
-                        d = d.with_primary(s, "neither is set here");
-                    }
-                    self.diags.push(d);
-                }
-                [_] => {}
+                // None is fine: a build step may have no sources.
+                [] | [_] => {}
                 [first, rest @ ..] => {
                     for other in rest {
                         self.diags.push(
@@ -689,6 +677,7 @@ pub(crate) fn check_str(check: Check, s: &str) -> Result<(), Problem> {
         Check::User => values::user(s),
         Check::Interpreter => values::interpreter(s),
         Check::Duration => values::duration(s).map(|_| ()),
+        Check::SecretId => values::secret_id(s),
     }
 }
 

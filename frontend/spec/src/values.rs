@@ -257,6 +257,39 @@ pub(crate) fn env_name(s: &str) -> R<()> {
     Ok(())
 }
 
+/// BuildKit secret ids as strata accepts them: they are given as `--secret id=ID,...`
+/// (buildx splits that on `,` and `=`), become a file name under /run/secrets, and
+/// name BuildKit's git auth secrets (`ID.<host>`). Letters, digits, `.`, `_` and `-`,
+/// starting with a letter or digit, at most 128 characters.
+pub(crate) fn secret_id(s: &str) -> R<()> {
+    const HELP: &str = "secret ids are letters, digits, `.`, `_` and `-`, starting with a letter or digit (at most 128 characters), as given to `--secret id=ID`";
+    if s.is_empty() {
+        return Err(Problem::new("a secret id must not be empty", "empty id").help(HELP));
+    }
+    if let Some(c) = bad_chars(s, |c| c.is_ascii_alphanumeric() || "._-".contains(c)) {
+        return Err(Problem::new(
+            format!("`{s}` is not a valid secret id"),
+            format!("{} is not allowed in a secret id", char_desc(c)),
+        )
+        .help(HELP));
+    }
+    if !s.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        return Err(Problem::new(
+            format!("`{s}` is not a valid secret id"),
+            "must start with a letter or digit",
+        )
+        .help(HELP));
+    }
+    if s.len() > 128 {
+        return Err(Problem::new(
+            format!("secret id `{s}` is longer than 128 characters"),
+            "too long",
+        )
+        .help(HELP));
+    }
+    Ok(())
+}
+
 pub(crate) fn non_empty(s: &str) -> R<()> {
     if s.is_empty() {
         Err(Problem::new("must not be empty", "empty"))

@@ -454,19 +454,6 @@ fn build_git_and_context() {
 }
 
 #[test]
-fn build_without_source() {
-    insta::assert_snapshot!(render(&spec("[[build]]\nname = \"x\"\nrun = [\"make\"]\n")), @r#"
-        error: [[build]] needs one of `git` or `context`
-         --> strata.toml:4:1
-          |
-        4 | [[build]]
-          | ^^^^^^^^^ neither is set here
-          |
-          = help: give `git = { url = "...", ref = "..." }` or `context = ["dir/"]`
-    "#);
-}
-
-#[test]
 fn build_single_table() {
     insta::assert_snapshot!(render(&spec("[build]\nname = \"x\"\ncontext = [\".\"]\n")), @r"
         error: invalid type for `build` at the top level: expected an array of tables, found a table

@@ -3,6 +3,7 @@
 mod errors;
 mod fuzz;
 mod hostile;
+mod mlbuild;
 mod resolution;
 
 use std::collections::BTreeMap;

@@ -169,7 +169,7 @@ fn build_args_override_defaults() {
     let t = spec.resolve(Some("core"), &a).unwrap();
     assert_eq!(t.image.base.value, "nvidia/cuda:12.6.1-runtime-ubuntu22.04");
     match &t.builds[0].source {
-        BuildSource::Git { url, reference } => {
+        BuildSource::Git { url, reference, .. } => {
             assert_eq!(url, "https://github.com/tenstorrent/tt-metal.git");
             assert_eq!(reference.as_deref(), Some("v0.51.0"));
         }
