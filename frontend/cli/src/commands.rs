@@ -217,6 +217,7 @@ fn lower_offline(c: &Common, file: &SourceFile, plan: &Plan) -> Result<pb::Defin
         images,
         context_name: "context".into(),
         dockerignore,
+        cache_ns: c.build_args.get("BUILDKIT_CACHE_MOUNT_NS").cloned(),
         ..Default::default()
     };
     Ok(strata_llb::lower(plan, &o)?)

@@ -70,3 +70,49 @@ fn a_hostile_build_arg_is_in_the_build_steps_env_not_its_command() {
         .lines()
         .any(|l| l.contains("PWNED") && !l.contains("VERSION=")));
 }
+
+/// Every cache mount id of `strata llb --json`'s output.
+fn cache_ids(json: &serde_json::Value) -> Vec<String> {
+    let mut ids = vec![];
+    for op in json["ops"].as_array().unwrap() {
+        for m in op["op"]["mounts"].as_array().into_iter().flatten() {
+            if let Some(id) = m["cache"]["id"].as_str() {
+                ids.push(id.to_string());
+            }
+        }
+    }
+    ids
+}
+
+/// `BUILDKIT_CACHE_MOUNT_NS` puts every cache mount (pip's, uv's, apt's, a build
+/// step's) under `NS/`, as the Dockerfile frontend does; without it the ids are as
+/// before.
+#[test]
+fn cache_mount_ids_honour_buildkit_cache_mount_ns() {
+    let dir = TempDir::new("cache-ns");
+    std::fs::write(
+        dir.0.join("strata.toml"),
+        "version = 1\n[image]\nbase = \"python:3.12-slim\"\n[system]\npackages = [\"curl\"]\n\
+         [python]\ninstaller = \"uv\"\n[[python.layers]]\nname = \"base\"\nrequirements = [\"r.txt\"]\n\
+         [[build]]\nname = \"lib\"\ncontext = [\".\"]\nrun = [\"true\"]\ncache = [\"/root/.cache/x\"]\noutputs = { \"/src/a\" = \"/opt/a\" }\n",
+    )
+    .unwrap();
+    let json = |extra: &[&str]| -> serde_json::Value {
+        let mut args = vec!["llb", "strata.toml", "--json"];
+        args.extend_from_slice(extra);
+        let (out, _) = strata(&dir.0, &args);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let plain = cache_ids(&json(&[]));
+    assert!(plain.iter().any(|i| i == "strata-uv"), "{plain:?}");
+    assert!(plain.iter().any(|i| i.starts_with("strata-apt-")), "{plain:?}");
+    assert!(plain.iter().any(|i| i == "strata-build|lib|/root/.cache/x"), "{plain:?}");
+    let spaced = cache_ids(&json(&["--build-arg", "BUILDKIT_CACHE_MOUNT_NS=tenant-a"]));
+    assert_eq!(spaced.len(), plain.len());
+    for (a, b) in plain.iter().zip(&spaced) {
+        assert_eq!(b, &format!("tenant-a/{a}"));
+    }
+    // An empty namespace changes nothing.
+    assert_eq!(cache_ids(&json(&["--build-arg", "BUILDKIT_CACHE_MOUNT_NS="])), plain);
+}

@@ -22,6 +22,10 @@ use crate::error::FrontendError;
 use crate::options::{NetworkMode, Options};
 use crate::{dockerignore, platform};
 
+/// The build argument whose value prefixes every cache mount's id (`NS/ID`), as in
+/// the Dockerfile frontend.
+pub const CACHE_MOUNT_NS: &str = "BUILDKIT_CACHE_MOUNT_NS";
+
 /// Runs the whole build and returns what `Return` should carry: one image per requested
 /// platform, each planned, resolved and lowered on its own (so every platform has its own
 /// base image, exec ops and platform-keyed caches), all solved with the build's cache
@@ -197,6 +201,7 @@ async fn build_platform(
             .map(|(host, ip)| (host.clone(), ip.to_string()))
             .collect(),
         shm_size: opts.shm_size,
+        cache_ns: opts.build_args.get(CACHE_MOUNT_NS).cloned(),
     };
 
     // Which images the plan uses and which paths the context must hold do not depend on

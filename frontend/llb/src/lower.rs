@@ -49,6 +49,18 @@ pub struct LowerOptions {
     pub extra_hosts: Vec<(String, String)>,
     /// `--shm-size` in bytes: a /dev/shm tmpfs of that size in every command.
     pub shm_size: Option<u64>,
+    /// `BUILDKIT_CACHE_MOUNT_NS` (a build argument): every cache mount's id is
+    /// `NS/ID`, as the Dockerfile frontend prefixes its cache ids, so that builds on a
+    /// shared builder can keep their caches apart. Empty or `None`: ids as planned.
+    pub cache_ns: Option<String>,
+}
+
+/// The id of a cache mount under `ns` (see [`LowerOptions::cache_ns`]).
+pub fn cache_id(ns: Option<&str>, id: &str) -> String {
+    match ns {
+        Some(ns) if !ns.is_empty() => format!("{ns}/{id}"),
+        _ => id.to_string(),
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -362,7 +374,7 @@ fn exec_op(e: &Exec, o: &LowerOptions, get: &dyn Fn(NodeId) -> Output) -> pb::Op
             Mount::Cache { id, sharing, .. } => {
                 mount.mount_type = pb::MountType::Cache as i32;
                 mount.cache_opt = Some(pb::CacheOpt {
-                    id: id.clone(),
+                    id: cache_id(o.cache_ns.as_deref(), id),
                     sharing: match sharing {
                         CacheSharing::Shared => pb::CacheSharingOpt::Shared,
                         CacheSharing::Locked => pb::CacheSharingOpt::Locked,
