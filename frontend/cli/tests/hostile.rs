@@ -116,3 +116,43 @@ fn cache_mount_ids_honour_buildkit_cache_mount_ns() {
     // An empty namespace changes nothing.
     assert_eq!(cache_ids(&json(&["--build-arg", "BUILDKIT_CACHE_MOUNT_NS="])), plain);
 }
+
+/// `[app] exclude = ["!.env"]` must not bring back what .dockerignore excludes: the
+/// context view takes .dockerignore alone (so `.env` is never sent) and the copy
+/// applies the app's patterns to what is left. Without `!` the LLB is as before: one
+/// list on the view.
+#[test]
+fn app_exclude_negations_do_not_beat_dockerignore() {
+    let dir = TempDir::new("exclude-neg");
+    std::fs::write(dir.0.join(".dockerignore"), ".env\n*.log\n").unwrap();
+    let spec = |exclude: &str| {
+        format!(
+            "version = 1\n[image]\nbase = \"python:3.12-slim\"\n[app]\nexclude = {exclude}\n"
+        )
+    };
+    let app_ops = |exclude: &str| -> (serde_json::Value, serde_json::Value) {
+        std::fs::write(dir.0.join("strata.toml"), spec(exclude)).unwrap();
+        let (out, _) = strata(&dir.0, &["llb", "strata.toml", "--json"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let ops = json["ops"].as_array().unwrap();
+        let view = ops
+            .iter()
+            .find(|o| o["name"] == "[internal] load build context: app")
+            .unwrap()["op"]["attrs"]
+            .clone();
+        let copy = ops
+            .iter()
+            .find(|o| o["name"] == "[app] copy app to /app")
+            .unwrap()["op"]["actions"][1]["action"]["copy"]
+            .clone();
+        (view, copy)
+    };
+    let (view, copy) = app_ops("[\"tests/\", \"!.env\"]");
+    assert_eq!(view["local.excludepatterns"], r#"[".env","*.log"]"#, "{view}");
+    assert_eq!(copy["exclude"], serde_json::json!(["tests", "!.env"]), "{copy}");
+
+    let (view, copy) = app_ops("[\"tests/\"]");
+    assert_eq!(view["local.excludepatterns"], r#"[".env","*.log","tests"]"#, "{view}");
+    assert_eq!(copy["exclude"], serde_json::json!([]), "{copy}");
+}

@@ -523,8 +523,8 @@ fn file_op(base: Option<Output>, actions: &[FileAction], get: &dyn Fn(NodeId) ->
                     allow_wildcard: true,
                     allow_empty_wildcard: true,
                     timestamp: -1,
-                    include_patterns: include.clone(),
-                    exclude_patterns: exclude.clone(),
+                    include_patterns: include.iter().map(|p| clean_pattern(p)).collect(),
+                    exclude_patterns: exclude.iter().map(|p| clean_pattern(p)).collect(),
                     ..Default::default()
                 }),
             };

@@ -337,6 +337,7 @@ fn build_step(b: &mut Builder, step: &BuildStep, builder: NodeId, builder_img: I
 }
 
 fn app_actions(b: &mut Builder, t: &Target) -> Vec<FileAction> {
+    let negates = t.app.exclude.iter().any(|p| p.starts_with('!'));
     let app_owner = match t.image.user {
         User::Named(_) => Some((APP_UID, APP_UID)),
         User::Root => None,
@@ -356,7 +357,14 @@ fn app_actions(b: &mut Builder, t: &Target) -> Vec<FileAction> {
                 .flatten()
                 .map(|p| p.value.clone())
                 .collect(),
-            exclude: t.app.exclude.clone(),
+            // `!` patterns would re-include what .dockerignore excludes if they came
+            // after it in one list: then the view takes .dockerignore alone and the
+            // copy applies `exclude` to what is left (.dockerignore wins).
+            exclude: if negates {
+                vec![]
+            } else {
+                t.app.exclude.clone()
+            },
             purpose: "app".into(),
         }),
     );
@@ -368,7 +376,13 @@ fn app_actions(b: &mut Builder, t: &Target) -> Vec<FileAction> {
     }];
     // `include = []` copies nothing; no `include` copies the whole context.
     if t.app.include.as_ref().is_none_or(|i| !i.is_empty()) {
-        actions.push(copy(app_ctx, "/", &workdir, Some((0, 0))));
+        let mut c = copy(app_ctx, "/", &workdir, Some((0, 0)));
+        if let FileAction::Copy { exclude, .. } = &mut c {
+            if negates {
+                exclude.clone_from(&t.app.exclude);
+            }
+        }
+        actions.push(c);
     }
     actions
 }
