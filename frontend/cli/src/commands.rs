@@ -129,14 +129,13 @@ fn check(c: &Common, list_targets: bool) -> Result<ExitCode> {
             return Ok(ExitCode::FAILURE);
         }
     };
-    let mut diags = spec.check(&c.build_args);
     // The requirements files, read from the spec's directory (the usual build context);
     // those that are not there are the build's to report.
     // Links resolve inside that directory only, and only bounded regular files are read.
     let dir = c.spec.parent().unwrap_or(Path::new("."));
-    diags.extend(spec.requirement_warnings(&c.build_args, &|p| {
+    let diags = spec.check_with_requirements(&c.build_args, &|p| {
         crate::context::read(dir, p, MAX_CONTEXT_FILE)
-    }));
+    });
     report(&file, &diags);
     if diags.iter().any(Diagnostic::is_error) {
         return Ok(ExitCode::FAILURE);
@@ -217,6 +216,7 @@ fn lower_offline(c: &Common, file: &SourceFile, plan: &Plan) -> Result<pb::Defin
         images,
         context_name: "context".into(),
         dockerignore,
+        cache_ns: c.build_args.get("BUILDKIT_CACHE_MOUNT_NS").cloned(),
         ..Default::default()
     };
     Ok(strata_llb::lower(plan, &o)?)

@@ -22,6 +22,13 @@ use crate::error::FrontendError;
 use crate::options::{NetworkMode, Options};
 use crate::{dockerignore, platform};
 
+/// The build argument whose value prefixes every cache mount's id (`NS/ID`), as in
+/// the Dockerfile frontend.
+pub const CACHE_MOUNT_NS: &str = "BUILDKIT_CACHE_MOUNT_NS";
+
+/// The most bytes of a requirements file read for its warnings.
+const REQUIREMENTS_READ_MAX: i64 = 8 << 20;
+
 /// Runs the whole build and returns what `Return` should carry: one image per requested
 /// platform, each planned, resolved and lowered on its own (so every platform has its own
 /// base image, exec ops and platform-keyed caches), all solved with the build's cache
@@ -132,7 +139,7 @@ async fn load_spec(bridge: &Bridge, opts: &Options) -> Result<SpecInput, Fronten
             all.push(w);
         }
     }
-    join_all(all.into_iter().map(|w| warn(bridge, &file, &spec_dir.1, w))).await;
+    send_warnings(bridge, &file, &spec_dir.1, &all).await;
 
     let ignore_text = match beside {
         Ok(t) => Some(t),
@@ -198,6 +205,7 @@ async fn build_platform(
             .collect(),
         shm_size: opts.shm_size,
         proxy: strata_llb::proxy_env_from_build_args(&opts.build_args),
+        cache_ns: opts.build_args.get(CACHE_MOUNT_NS).cloned(),
     };
 
     // Which images the plan uses and which paths the context must hold do not depend on
@@ -503,51 +511,30 @@ async fn solve_local(
     ))
 }
 
-/// Sends a spec warning through BuildKit, which buildx prints after the build. A
-/// warning that cannot be delivered is logged, never fatal.
-async fn warn(bridge: &Bridge, file: &SourceFile, vertex: &str, d: &strata_spec::Diagnostic) {
-    let mut details: Vec<String> = d.help.iter().cloned().collect();
-    details.extend(d.notes.iter().cloned());
-    let ranges = d
-        .span()
-        .map(|s| {
-            let l = file.location(s);
-            vec![pb::Range {
-                start: Some(pb::Position {
-                    line: l.line as i32,
-                    character: l.column as i32 - 1,
-                }),
-                end: Some(pb::Position {
-                    line: l.end_line as i32,
-                    character: l.end_column as i32 - 1,
-                }),
-            }]
-        })
-        .unwrap_or_default();
-    let w = crate::bridge::Warning {
-        vertex_digest: vertex.to_string(),
-        level: 1,
-        short: format!("{}: {}", file.name, d.message),
-        details,
-        url: None,
-        source_info: Some(pb::SourceInfo {
-            filename: file.name.clone(),
-            data: file.text.clone().into_bytes(),
-            definition: None,
-            language: "TOML".into(),
-        }),
-        ranges,
-    };
-    if let Err(e) = bridge.warn(w).await {
-        tracing::warn!("could not send a warning to BuildKit: {e}");
-    }
+/// Sends warnings about the spec through BuildKit, which buildx prints after the
+/// build: at most [`crate::warnings::MAX_WARNINGS_SENT`], then one counting the rest,
+/// each with only as much of the spec as it needs. A warning that cannot be delivered
+/// is logged, never fatal.
+async fn send_warnings(
+    bridge: &Bridge,
+    file: &SourceFile,
+    vertex: &str,
+    list: &[&strata_spec::Diagnostic],
+) {
+    let requests = crate::warnings::requests(file, vertex, list);
+    join_all(requests.into_iter().map(|w| async move {
+        if let Err(e) = bridge.warn(w).await {
+            tracing::warn!("could not send a warning to BuildKit: {e}");
+        }
+    }))
+    .await;
 }
 
 /// Warnings about the target's requirements files (unpinned requirements, later tiers
 /// changing earlier pins), read from the context views the path check solved (`found`:
 /// path → view). Only the build that checked the paths sends them, once.
 async fn requirement_warnings(bridge: &Bridge, input: &SpecInput, found: &BTreeMap<String, RefId>) {
-    let paths: Vec<&String> = input
+    let mut paths: Vec<&String> = input
         .target
         .tiers
         .iter()
@@ -555,28 +542,32 @@ async fn requirement_warnings(bridge: &Bridge, input: &SpecInput, found: &BTreeM
         .map(|r| &r.value)
         .filter(|p| found.contains_key(p.as_str()))
         .collect();
+    // A file listed by several tiers is read once.
+    paths.sort_unstable();
+    paths.dedup();
     if paths.is_empty() {
         return;
     }
     let texts = join_all(
         paths
             .iter()
-            .map(|p| bridge.read_file(&found[p.as_str()], p, None)),
+            .map(|p| bridge.read_file(&found[p.as_str()], p, Some((0, REQUIREMENTS_READ_MAX + 1)))),
     )
     .await;
+    // A file bigger than that gets no warnings (the install step reads it all the same).
     let texts: BTreeMap<&str, String> = paths
         .iter()
         .zip(texts)
-        .filter_map(|(p, t)| Some((p.as_str(), String::from_utf8_lossy(&t.ok()?).into_owned())))
+        .filter_map(|(p, t)| {
+            let t = t.ok()?;
+            (t.len() as i64 <= REQUIREMENTS_READ_MAX)
+                .then(|| (p.as_str(), String::from_utf8_lossy(&t).into_owned()))
+        })
         .collect();
     let warnings =
         strata_spec::requirements::warnings(&input.target.tiers, &|p| texts.get(p).cloned());
-    join_all(
-        warnings
-            .iter()
-            .map(|w| warn(bridge, &input.file, &input.spec_vertex, w)),
-    )
-    .await;
+    let list: Vec<&strata_spec::Diagnostic> = warnings.iter().collect();
+    send_warnings(bridge, &input.file, &input.spec_vertex, &list).await;
 }
 
 /// Every requirements file and include path must be in the context (after

@@ -21,3 +21,4 @@ pub mod error;
 pub mod frontend;
 pub mod platform;
 pub mod system;
+pub mod warnings;

@@ -55,14 +55,33 @@ pub enum OptionsError {
     },
 }
 
+/// The most characters of an option's value an error message repeats.
+const VALUE_SHOWN_MAX: usize = 60;
+
 impl OptionsError {
+    /// The value is kept for the message only as far as it is safe to print: not at
+    /// all for options that carry credentials (a gha or s3 cache import's token, a
+    /// build argument), else at most [`VALUE_SHOWN_MAX`] characters.
     fn invalid(option: &str, value: &str, reason: impl Into<String>) -> Self {
         OptionsError::InvalidValue {
             option: option.to_string(),
-            value: value.to_string(),
+            value: shown_value(option, value),
             reason: reason.into(),
         }
     }
+}
+
+fn shown_value(option: &str, value: &str) -> String {
+    let secret = matches!(option, "cache-imports" | "cache-from")
+        || option.starts_with("build-arg:");
+    if secret {
+        return format!("<{} bytes, not shown>", value.len());
+    }
+    if value.chars().count() <= VALUE_SHOWN_MAX {
+        return value.to_string();
+    }
+    let cut: String = value.chars().take(VALUE_SHOWN_MAX).collect();
+    format!("{cut}… ({} bytes)", value.len())
 }
 
 /// `force-network-mode`: the network mode of every exec step.
@@ -354,8 +373,8 @@ impl Options {
                 .unwrap_or_else(|| DEFAULT_DOCKERFILE_KEY.to_string()),
             context_key: non_empty("contextkey").unwrap_or_else(|| DEFAULT_CONTEXT_KEY.to_string()),
             target: non_empty("target"),
-            build_args: with_prefix(&raw, "build-arg:"),
-            labels: with_prefix(&raw, "label:"),
+            build_args: with_prefix(&raw, "build-arg:")?,
+            labels: with_prefix(&raw, "label:")?,
             platforms,
             multi_platform,
             force_network_mode,
@@ -381,13 +400,27 @@ fn split_opt(v: &str) -> (&str, &str) {
     v.split_once('=').unwrap_or((v, ""))
 }
 
-fn with_prefix(raw: &BTreeMap<String, String>, prefix: &str) -> BTreeMap<String, String> {
-    raw.iter()
-        .filter_map(|(k, v)| {
-            k.strip_prefix(prefix)
-                .map(|name| (name.to_string(), v.clone()))
-        })
-        .collect()
+/// The options `PREFIXname=value` as name → value; a name may not be empty
+/// (`--build-arg =x`, `--label =x`).
+fn with_prefix(
+    raw: &BTreeMap<String, String>,
+    prefix: &str,
+) -> Result<BTreeMap<String, String>, OptionsError> {
+    let mut out = BTreeMap::new();
+    for (k, v) in raw {
+        let Some(name) = k.strip_prefix(prefix) else {
+            continue;
+        };
+        if name.trim().is_empty() {
+            return Err(OptionsError::invalid(
+                k,
+                v,
+                format!("`{prefix}` needs a name: `{prefix}NAME=VALUE`"),
+            ));
+        }
+        out.insert(name.to_string(), v.clone());
+    }
+    Ok(out)
 }
 
 /// Go's `strconv.ParseBool`.
@@ -664,8 +697,23 @@ fn parse_add_hosts(option: &str, v: &str) -> Result<Vec<(String, IpAddr)>, Optio
             return Err(OptionsError::invalid(option, &field, "expected host=ip"));
         };
         let ip: IpAddr = ip.parse().map_err(|_| {
-            OptionsError::invalid(option, &field, format!("{ip:?} is not an IP address"))
+            OptionsError::invalid(option, &field, "not an IP address after `=`")
         })?;
+        // The name goes into /etc/hosts: a space, a tab or a newline there would add
+        // names or lines of its own.
+        let host_ok = !host.is_empty()
+            && host.len() <= 253
+            && !host.starts_with(['-', '.'])
+            && host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+        if !host_ok {
+            return Err(OptionsError::invalid(
+                option,
+                &field,
+                "the host name must be letters, digits, `.`, `-` and `_`, not starting with `-` or `.`",
+            ));
+        }
         out.push((host.to_string(), ip));
     }
     Ok(out)
@@ -983,7 +1031,8 @@ mod tests {
             match err {
                 OptionsError::InvalidValue { option, value, .. } => {
                     assert_eq!(option, "cache-imports");
-                    assert_eq!(value, bad);
+                    // A cache import can hold a token: never repeated.
+                    assert_eq!(value, format!("<{} bytes, not shown>", bad.len()));
                 }
                 other => panic!("{other:?}"),
             }

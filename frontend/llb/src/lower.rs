@@ -54,6 +54,10 @@ pub struct LowerOptions {
     /// which BuildKit sets in the command's environment (both cases) but leaves out of
     /// the cache key; they never reach the image config.
     pub proxy: Option<pb::ProxyEnv>,
+    /// `BUILDKIT_CACHE_MOUNT_NS` (a build argument): every cache mount's id is
+    /// `NS/ID`, as the Dockerfile frontend prefixes its cache ids, so that builds on a
+    /// shared builder can keep their caches apart. Empty or `None`: ids as planned.
+    pub cache_ns: Option<String>,
 }
 
 /// The proxy settings of a build's `--build-arg`s: `HTTP_PROXY`, `HTTPS_PROXY`,
@@ -79,6 +83,14 @@ pub fn proxy_env_from_build_args(args: &BTreeMap<String, String>) -> Option<pb::
         all_proxy: pick("ALL_PROXY"),
     };
     (p != pb::ProxyEnv::default()).then_some(p)
+}
+
+/// The id of a cache mount under `ns` (see [`LowerOptions::cache_ns`]).
+pub fn cache_id(ns: Option<&str>, id: &str) -> String {
+    match ns {
+        Some(ns) if !ns.is_empty() => format!("{ns}/{id}"),
+        _ => id.to_string(),
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -408,7 +420,7 @@ fn exec_op(e: &Exec, o: &LowerOptions, get: &dyn Fn(NodeId) -> Output) -> pb::Op
             Mount::Cache { id, sharing, .. } => {
                 mount.mount_type = pb::MountType::Cache as i32;
                 mount.cache_opt = Some(pb::CacheOpt {
-                    id: id.clone(),
+                    id: cache_id(o.cache_ns.as_deref(), id),
                     sharing: match sharing {
                         CacheSharing::Shared => pb::CacheSharingOpt::Shared,
                         CacheSharing::Locked => pb::CacheSharingOpt::Locked,
@@ -568,8 +580,8 @@ fn file_op(base: Option<Output>, actions: &[FileAction], get: &dyn Fn(NodeId) ->
                     allow_wildcard: true,
                     allow_empty_wildcard: true,
                     timestamp: -1,
-                    include_patterns: include.clone(),
-                    exclude_patterns: exclude.clone(),
+                    include_patterns: include.iter().map(|p| clean_pattern(p)).collect(),
+                    exclude_patterns: exclude.iter().map(|p| clean_pattern(p)).collect(),
                     ..Default::default()
                 }),
             };

@@ -302,6 +302,16 @@ fn app_actions(
     runtime_img: ImageId,
     runtime_root: NodeId,
 ) -> Vec<FileAction> {
+    // `!` patterns would re-include what .dockerignore excludes if they came after it
+    // in one list: then the view takes .dockerignore alone and the copy out of the
+    // context applies the excludes to what is left (.dockerignore wins).
+    let excludes = app_excludes(&t.app);
+    let negates = excludes.iter().any(|p| p.starts_with('!'));
+    let (view_excludes, copy_excludes) = if negates {
+        (vec![], excludes)
+    } else {
+        (excludes, vec![])
+    };
     let app_owner = match t.image.user {
         User::Named(_) => Some((t.image.uid, t.image.gid)),
         User::Root => None,
@@ -321,7 +331,7 @@ fn app_actions(
                 .flatten()
                 .map(|p| p.value.clone())
                 .collect(),
-            exclude: app_excludes(&t.app),
+            exclude: view_excludes,
             purpose: "app".into(),
         }),
     );
@@ -336,11 +346,15 @@ fn app_actions(
         let (from, src) = if t.app.compile_bytecode {
             let (root, img) =
                 builder_image.unwrap_or_else(|| builder_root(b, t, runtime_img, runtime_root));
-            (compile_app(b, t, app_ctx, root, img), app::STAGE)
+            (compile_app(b, t, app_ctx, &copy_excludes, root, img), app::STAGE)
         } else {
             (app_ctx, "/")
         };
-        actions.push(copy(from, src, &workdir, Some((0, 0))));
+        let mut c = copy(from, src, &workdir, Some((0, 0)));
+        if !t.app.compile_bytecode {
+            set_excludes(&mut c, &copy_excludes);
+        }
+        actions.push(c);
     }
     actions
 }
@@ -383,12 +397,21 @@ fn builder_root(
 
 /// The app's files staged on the builder image (without its packages: they do not
 /// change the bytecode) and compiled there; the app layer copies the result.
-fn compile_app(b: &mut Builder, t: &Target, app_ctx: NodeId, root: NodeId, img: ImageId) -> NodeId {
+fn compile_app(
+    b: &mut Builder,
+    t: &Target,
+    app_ctx: NodeId,
+    exclude: &[String],
+    root: NodeId,
+    img: ImageId,
+) -> NodeId {
+    let mut stage = copy(app_ctx, "/", app::STAGE, None);
+    set_excludes(&mut stage, exclude);
     let staged = b.node(
         format!("app: sources at {}", app::STAGE),
         NodeKind::File {
             base: Some(root),
-            actions: vec![copy(app_ctx, "/", app::STAGE, None)],
+            actions: vec![stage],
         },
     );
     b.exec(
@@ -403,6 +426,13 @@ fn compile_app(b: &mut Builder, t: &Target, app_ctx: NodeId, root: NodeId, img: 
             network: false,
         },
     )
+}
+
+/// Exclude patterns on a copy out of the context (see `app_actions`).
+fn set_excludes(c: &mut FileAction, patterns: &[String]) {
+    if let FileAction::Copy { exclude, .. } = c {
+        exclude.extend(patterns.iter().cloned());
+    }
 }
 
 pub(crate) fn copy(from: NodeId, src: &str, dest: &str, owner: Option<(u32, u32)>) -> FileAction {

@@ -5,6 +5,8 @@
 //! as `[[python.layers]]` and `[[build]]`) and one-setting tables (`healthcheck`,
 //! `git`) — is replaced by the override's value.
 
+use std::collections::HashMap;
+
 use crate::schema::{Schema, Ty};
 use crate::value::{Entry, Kind, Table};
 
@@ -19,22 +21,25 @@ pub(crate) fn merge(base: &mut Table, over: &Table, schema: &Schema) {
         match (ty, &mut existing.value.kind, &e.value.kind) {
             (Some(Ty::Table(s)), Kind::Table(b), Kind::Table(o)) => merge(b, o, s),
             (Some(Ty::Named { schema: s, .. }), Kind::Table(b), Kind::Table(o)) => {
+                let mut at = Index::of(b);
                 for named in &o.entries {
-                    match (b.get_mut(&named.key), &named.value.kind) {
-                        (Some(Entry { value: bv, .. }), Kind::Table(ot)) => {
+                    match (at.get(&named.key), &named.value.kind) {
+                        (Some(i), Kind::Table(ot)) => {
+                            let bv = &mut b.entries[i].value;
                             if let Kind::Table(bt) = &mut bv.kind {
                                 merge(bt, ot, s);
                             } else {
                                 *bv = named.value.clone();
                             }
                         }
-                        _ => replace_or_push(b, named),
+                        _ => at.replace_or_push(b, named),
                     }
                 }
             }
             (Some(Ty::Map { .. }), Kind::Table(b), Kind::Table(o)) => {
+                let mut at = Index::of(b);
                 for m in &o.entries {
-                    replace_or_push(b, m);
+                    at.replace_or_push(b, m);
                 }
             }
             _ => {
@@ -44,10 +49,31 @@ pub(crate) fn merge(base: &mut Table, over: &Table, schema: &Schema) {
     }
 }
 
-fn replace_or_push(t: &mut Table, e: &Entry) {
-    match t.get_mut(&e.key) {
-        Some(x) => *x = e.clone(),
-        None => t.entries.push(e.clone()),
+/// Where each key of a table is: merging a map of N keys over one of M keys costs
+/// N + M, not N × M (a spec of 200,000 env keys took a minute).
+struct Index(HashMap<String, usize>);
+
+impl Index {
+    fn of(t: &Table) -> Self {
+        let mut m = HashMap::with_capacity(t.entries.len());
+        for (i, e) in t.entries.iter().enumerate() {
+            m.entry(e.key.clone()).or_insert(i);
+        }
+        Index(m)
+    }
+
+    fn get(&self, key: &str) -> Option<usize> {
+        self.0.get(key).copied()
+    }
+
+    fn replace_or_push(&mut self, t: &mut Table, e: &Entry) {
+        match self.get(&e.key) {
+            Some(i) => t.entries[i] = e.clone(),
+            None => {
+                self.0.insert(e.key.clone(), t.entries.len());
+                t.entries.push(e.clone());
+            }
+        }
     }
 }
 

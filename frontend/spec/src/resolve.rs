@@ -39,8 +39,9 @@ pub(crate) struct Selected {
 pub(crate) fn select(spec: &Spec, target: Option<&str>) -> Result<Selected, Diagnostic> {
     let services = spec.service_names();
     let target = target.filter(|t| !t.is_empty());
-    let known = spec.target_names();
-    let known_refs: Vec<&str> = known.iter().map(String::as_str).collect();
+    // The list of targets is for messages only: made when one is needed (`check`
+    // selects every target of a spec with hundreds of services).
+    let known = || spec.target_names();
     let Some(target) = target else {
         return match services.as_slice() {
             [] => Ok(Selected {
@@ -60,7 +61,11 @@ pub(crate) fn select(spec: &Spec, target: Option<&str>) -> Result<Selected, Diag
                 "build one with `--target {}` (docker buildx build) or `strata llb --target {}`",
                 services[0], services[0]
             ))
-            .with_note(format!("the targets are {}", suggest::list(&known_refs)))),
+            .with_note({
+                let known = known();
+                let refs: Vec<&str> = known.iter().map(String::as_str).collect();
+                format!("the targets are {}", suggest::list(&refs))
+            })),
         };
     };
     if services.is_empty() {
@@ -78,23 +83,24 @@ pub(crate) fn select(spec: &Spec, target: Option<&str>) -> Result<Selected, Diag
                 spec.anchor(),
                 "this spec has no [services]",
             )
-            .with_help_opt(
-                suggest::closest(target, known_refs.iter().copied())
-                    .map(|c| format!("did you mean `{c}`?")),
-            )
+            .with_help_opt({
+                let known = known();
+                suggest::closest(target, known.iter().map(String::as_str))
+                    .map(|c| format!("did you mean `{c}`?"))
+            })
             .with_note(
                 "build it without `--target`, or with `--target dev` for the development build",
             )),
         };
     }
-    if services.contains(&target) {
+    if spec.is_service(target) {
         return Ok(Selected {
             service: Some(target.to_string()),
             dev: false,
         });
     }
     if let Some(base) = target.strip_suffix("-dev") {
-        if services.contains(&base) {
+        if spec.is_service(base) {
             return Ok(Selected {
                 service: Some(base.to_string()),
                 dev: true,
@@ -112,6 +118,8 @@ pub(crate) fn select(spec: &Spec, target: Option<&str>) -> Result<Selected, Diag
         spec.table_span("services"),
         "the services are declared here",
     );
+    let known = known();
+    let known_refs: Vec<&str> = known.iter().map(String::as_str).collect();
     let d = match suggest::closest(target, known_refs.iter().copied()) {
         Some(c) => d.with_help(format!("did you mean `{c}`?")),
         None => d,
@@ -134,10 +142,10 @@ pub(crate) fn select_variant<'s>(
     if name.is_empty() {
         return Ok(None);
     }
-    let variants = spec.variant_names();
-    if let Some(v) = variants.iter().find(|v| **v == name) {
+    if let Some(v) = spec.variant_name(name) {
         return Ok(Some(v));
     }
+    let variants = spec.variant_names();
     let mut d = Diagnostic::error(format!("unknown variant `{name}` selected by VARIANT"));
     if from_default {
         if let Some(span) = spec.arg_span(VARIANT) {
@@ -195,7 +203,7 @@ pub(crate) fn resolve(
             .cloned()
     };
     if let Some(name) = &selected.service {
-        if let Some(e) = service_of(root, name) {
+        if let Some(e) = spec.service_table(name) {
             service_span = Some(e.key_span);
             if let Some(t) = e.value.table() {
                 merge(&mut merged, t, &SERVICE);
@@ -203,11 +211,7 @@ pub(crate) fn resolve(
         }
     }
     if let Some(v) = variant {
-        let vt = root
-            .value("variants")
-            .and_then(|vs| vs.table())
-            .and_then(|vs| vs.value(v))
-            .and_then(|v| v.table());
+        let vt = spec.variant_table(v);
         if let Some(vt) = vt {
             merge(&mut merged, &vt.without(&["services"]), &SERVICE);
             if let Some(name) = &selected.service {
@@ -225,8 +229,7 @@ pub(crate) fn resolve(
     let values = expand::arg_values(spec.args(), build_args, variant.unwrap_or(""));
     let mut errors = Vec::new();
     let expanded = expand::expand_table(&merged, &values, &declared, &mut errors);
-    let services: Vec<String> = spec.service_names().iter().map(|s| s.to_string()).collect();
-    let mut walker = Walker::new(Mode::Literal, &services);
+    let mut walker = Walker::new(Mode::Literal, spec.services());
     walker.check_table(&expanded, &SERVICE, None);
     errors.extend(walker.diags);
     if let Some(d) = Diagnostics::from_vec(crate::diag::dedupe_sort(errors)) {

@@ -41,6 +41,10 @@ impl From<Range<usize>> for Span {
 pub struct SourceFile {
     pub name: String,
     pub text: String,
+    /// Byte offset of the start of each line, made on first use: locating thousands
+    /// of diagnostics must not scan the text once per diagnostic. (`text` is not
+    /// changed after the file is made.)
+    lines: std::sync::OnceLock<Vec<usize>>,
 }
 
 /// Where a span is, 1-based, columns counted in characters (Unicode scalar values).
@@ -58,6 +62,7 @@ impl SourceFile {
         SourceFile {
             name: name.into(),
             text: text.into(),
+            lines: std::sync::OnceLock::new(),
         }
     }
 
@@ -104,11 +109,27 @@ impl SourceFile {
     /// Offsets past the end are clamped to the end of the text.
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
         let offset = self.clamp(offset);
-        let before = &self.text[..offset];
-        let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
-        let line = before.matches('\n').count() + 1;
+        let starts = self.line_starts();
+        // The last line starting at or before `offset`.
+        let i = starts.partition_point(|&s| s <= offset) - 1;
+        let line_start = starts[i];
         let column = self.text[line_start..offset].chars().count() + 1;
-        (line, column)
+        (i + 1, column)
+    }
+
+    /// Byte offsets where lines start (the first is 0).
+    fn line_starts(&self) -> &[usize] {
+        self.lines.get_or_init(|| {
+            let mut v = vec![0];
+            v.extend(
+                self.text
+                    .bytes()
+                    .enumerate()
+                    .filter(|(_, b)| *b == b'\n')
+                    .map(|(i, _)| i + 1),
+            );
+            v
+        })
     }
 
     /// The text of a 1-based line, without its line terminator (`\n` or `\r\n`).
@@ -116,10 +137,14 @@ impl SourceFile {
         if line == 0 {
             return None;
         }
-        self.text
-            .split('\n')
-            .nth(line - 1)
-            .map(|l| l.strip_suffix('\r').unwrap_or(l))
+        let starts = self.line_starts();
+        let start = *starts.get(line - 1)?;
+        let end = starts
+            .get(line)
+            .map(|e| e - 1)
+            .unwrap_or(self.text.len());
+        let l = &self.text[start..end];
+        Some(l.strip_suffix('\r').unwrap_or(l))
     }
 
     /// Start and end positions of a span.
@@ -152,13 +177,14 @@ impl SourceFile {
         } else {
             start
         };
-        let line_start = self.text[..anchor].rfind('\n').map(|i| i + 1).unwrap_or(0);
+        let starts = self.line_starts();
+        let first = starts.partition_point(|&s| s <= anchor) - 1;
+        let line_start = starts[first];
         let line_end = self.text[end..]
             .find('\n')
             .map(|i| end + i + 1) // with its `\n`, so that `\r\n` stays a line break
             .unwrap_or(self.text.len());
-        let line = self.text[..line_start].matches('\n').count() + 1;
-        (Span::new(line_start, line_end), line)
+        (Span::new(line_start, line_end), first + 1)
     }
 
     /// The text under a span, if the span lies within the text on character boundaries.
