@@ -15,9 +15,11 @@
 #                              tier (it does not run again) and the app runs
 #   registry_down_cache_to     the registry is down during --cache-to type=registry: the
 #                              build fails with an error naming the registry, exactly as a
-#                              Dockerfile build does (same exit status, same image outcome)
-#   registry_down_cache_from   ... during --cache-from: the build still produces its image
-#                              (as a Dockerfile build does)
+#                              Dockerfile build does (same exit status, same image outcome:
+#                              with the docker driver the image is stored before the export)
+#   registry_down_cache_from   ... during --cache-from: the build still produces its image,
+#                              and shows the failed import ("failed to configure registry
+#                              cache importer"), as a Dockerfile build does
 #   index_500                  the index answers 500: the build fails and its error names
 #                              the tier, the index and the package; once the index
 #                              recovers the rebuild runs that install again (nothing was
@@ -384,6 +386,13 @@ test_registry_down_cache_from() {
   [ "$S_RC" = 0 ] || { fail "the strata build failed with its --cache-from registry down: $(first_error)"; return 1; }
   [ "$S_IMG_OK" = 1 ] || { fail "the strata build produced no image"; return 1; }
   [ "$D_RC" = 0 ] && [ "$D_IMG_OK" = 1 ] || { fail "the Dockerfile build did not produce its image (exit $D_RC)"; return 1; }
+  # The warning: the import's own vertex, failed, as in the Dockerfile build.
+  grep -q "importing cache manifest from $ref" "$S_LOG" \
+    || { fail "the strata build shows no cache import of $ref"; return 1; }
+  grep -q 'failed to configure registry cache importer' "$S_LOG" \
+    || { fail "the strata build does not say the cache import failed"; return 1; }
+  grep -q 'failed to configure registry cache importer' "$D_LOG" \
+    || { fail "the Dockerfile build does not say the cache import failed (the comparison is off)"; return 1; }
   runs_ok "faults/cachefrom-strata:$RUN_ID"
 }
 
@@ -408,6 +417,9 @@ test_index_500() {
   grep -q 'tier base' <<<"$err" || { fail "the error does not name tier base"; return 1; }
   grep -q "127.0.0.1:$INDEX_PORT/simple" <<<"$err" || { fail "the error does not name the index http://127.0.0.1:$INDEX_PORT/simple"; return 1; }
   grep -q 'typing-extensions' <<<"$err" || { fail "the error does not name the package typing-extensions"; return 1; }
+  # strata's own last line (frontend/plan/src/python.rs failure_line), whatever pip prints.
+  grep -qF "strata: tier base: pip install of req/base.txt from http://127.0.0.1:$INDEX_PORT/simple failed" <<<"$err" \
+    || { fail "the error lacks strata's line naming the tier, its files and the index"; return 1; }
   pbuild "$APP3" i500-2 "$img" || { fail "the rebuild after the index recovered failed: $(first_error)"; return 1; }
   install_ran "$LOG" base || { fail "the rebuild did not run tier base's install again (a failure was cached?)"; return 1; }
   runs_ok "$img"
