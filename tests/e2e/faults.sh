@@ -24,6 +24,8 @@
 #                              the tier, the index and the package; once the index
 #                              recovers the rebuild runs that install again (nothing was
 #                              cached as success) and succeeds
+#   index_unreachable          the same with nothing listening on the index's port, then an
+#                              index starting there
 #   sigint_mid_install         buildx gets SIGINT while a tier's wheel is downloading; the
 #                              rebuild makes a correct image, and a later install of
 #                              another tier needing the same wheels downloads none (the
@@ -425,6 +427,30 @@ test_index_500() {
   runs_ok "$img"
 }
 
+APP6=$WORK/app6
+test_index_unreachable() {
+  # An index nobody listens on, then one that answers on that port.
+  local port; port=$(free_port)
+  INDEX_PORT=$port write_app "$APP6" "down-$RUN_ID"   # for this call only
+  local img=faults/idown:$RUN_ID
+  LOG=$LOGS/idown-1.log
+  echo "+ build with nothing listening on the index's port $port" >"$LOG"
+  DOCKER_HOST=unix://$PSOCK timeout "$BUILD_TIMEOUT" docker buildx build --network host --load \
+    --progress=plain -f "$APP6/strata.toml" -t "$img" "$APP6" >>"$LOG" 2>&1
+  local rc=$?
+  [ "$rc" != 0 ] || { fail "the build succeeded with its index unreachable"; return 1; }
+  P image inspect "$img" >/dev/null 2>&1 && { fail "the failed build tagged $img"; return 1; }
+  local err; err=$(sed -n '/^------$/,$p' "$LOG")
+  echo "$err" >"$LOGS/idown-error.txt"
+  grep -qF "strata: tier base: pip install of req/base.txt from http://127.0.0.1:$port/simple failed" <<<"$err" \
+    || { fail "the error lacks strata's line naming the tier, its files and the index"; return 1; }
+  grep -q 'typing-extensions' <<<"$err" || { fail "the error does not name the package typing-extensions"; return 1; }
+  serve index-late "$port" python3 "$WORK/index.py" "$WORK/index" "$port" "$INDEX_CTL" || return 1
+  pbuild "$APP6" idown-2 "$img" || { fail "the rebuild once the index answers failed: $(first_error)"; return 1; }
+  install_ran "$LOG" base || { fail "the rebuild did not run tier base's install again"; return 1; }
+  runs_ok "$img"
+}
+
 APP4=$WORK/app4
 test_sigint_mid_install() {
   # uv: pip keeps no wheel from a plain-http index that is not a --trusted-host (its
@@ -518,7 +544,7 @@ test_five_services_concurrent() {
 }
 
 TESTS=(test_preflight test_daemon_killed_mid_install test_registry_down_cache_to
-       test_registry_down_cache_from test_index_500 test_sigint_mid_install
+       test_registry_down_cache_from test_index_500 test_index_unreachable test_sigint_mid_install
        test_five_services_concurrent)
 T0=$(date +%s)
 run_tests; rc=$?
