@@ -32,9 +32,12 @@
 #                              uv cache mount is intact and reused; installer = "uv")
 #   five_services_concurrent   five services of one spec built by five buildx processes
 #                              at once while a sixth build exports a registry cache: all
-#                              succeed within the timeout, the shared tier is installed
-#                              once (one request for its index page); prints the wall time
-#                              and the private dockerd's peak memory
+#                              succeed within the timeout (six apt installs contend for
+#                              the locked apt cache mounts: no deadlock), the shared tier
+#                              is installed once per distinct builder (s1-s3 share one;
+#                              counted by requests for its index page); prints
+#                              the wall time and the private dockerd's peak memory. Needs
+#                              the base image's Debian mirror (as layers.sh does)
 #
 # usage: tests/e2e/faults.sh [--frontend IMAGE] [--only REGEX] [--keep]
 #   --frontend IMAGE  frontend image on the shared daemon to copy into the private one
@@ -487,6 +490,13 @@ test_sigint_mid_install() {
 }
 
 APP5=$WORK/app5
+# Each service's system packages (from the base image's Debian mirror). s1-s3 have the
+# same builder, so they share every step; s4 and s5 add a package, which makes their
+# builders (and so their tiers) their own. Six distinct apt installs (runtime and
+# builder of each set) run at once on the same locked apt cache mounts
+# (strata-apt-*|release|platform).
+APT_PKGS=('"tini"' '"tini"' '"tini"' '"tini", "bc"' '"tini", "tree"')
+APT_BIN=(tini tini tini bc tree)
 test_five_services_concurrent() {
   mkdir -p "$APP5/req" "$APP5/app"
   local i
@@ -497,8 +507,8 @@ test_five_services_concurrent() {
     printf '[[python.layers]]\nname = "extra"\nrequirements = ["req/extra.txt"]\n'
     printf '[app]\ninclude = ["app/"]\n'
     for i in 1 2 3 4 5; do
-      printf '[services.s%s]\nlayers = ["shared"%s]\nimage.env = { SERVICE = "s%s" }\nrun.cmd = ["python", "-m", "app"]\n' \
-        "$i" "$([ "$i" -gt 3 ] && echo ', "extra"')" "$i"
+      printf '[services.s%s]\nlayers = ["shared"%s]\nimage.env = { SERVICE = "s%s" }\nrun.cmd = ["python", "-m", "app"]\nsystem.packages = [%s]\n' \
+        "$i" "$([ "$i" -gt 3 ] && echo ', "extra"')" "$i" "${APT_PKGS[$((i - 1))]}"
     done
   } >"$APP5/strata.toml"
   printf '# conc-%s shared\ntyping-extensions==4.16.0\nidna==3.20\n' "$RUN_ID" >"$APP5/req/shared.txt"
@@ -532,12 +542,17 @@ test_five_services_concurrent() {
   echo "  five services + a cache export: ${wall}s wall; private dockerd RSS peak $(( $(cat "$peak" 2>/dev/null || echo 0) / 1024 )) MiB during the builds, VmHWM $(( ${hwm:-0} / 1024 )) MiB" | tee "$LOGS/conc.figures"
   [ ${#bad[@]} = 0 ] || { LOG=$LOGS/conc-s1.log; fail "builds failed or timed out (index:exit ${bad[*]}; 124 is the ${BUILD_TIMEOUT}s timeout)"; return 1; }
   local pages; pages=$(index_since "$n" | grep -c '"GET /simple/typing-extensions/' || true)
-  [ "$pages" = 1 ] || { fail "tier shared was installed $pages times (index page requests), not once"; return 1; }
+  # pip fetches a package's index page once per install (it caches no page from http).
+  [ "$pages" = 3 ] || { fail "tier shared was installed $pages times (index page requests), not 3 (once per distinct builder: s1-s3, s4, s5)"; return 1; }
   pages=$(index_since "$n" | grep -c '"GET /simple/iniconfig/' || true)
-  [ "$pages" = 1 ] || { fail "tier extra was installed $pages times, not once"; return 1; }
+  [ "$pages" = 2 ] || { fail "tier extra was installed $pages times, not 2 (s4 and s5, whose builders differ)"; return 1; }
+  local apt; apt=$(cat "$LOGS"/conc-*.log | grep -o '"name": *"\[s[0-9]\] [^"]*apt-get install[^"]*"' | sort -u | wc -l)
+  [ "$apt" = 6 ] || { fail "$apt distinct apt installs, not 6 (runtime and builder of three package sets)"; return 1; }
   for i in 1 2 3 4 5; do
     local out; out=$(P run --rm --network none "faults/conc-s$i:$RUN_ID" 2>&1)
     [ "$out" = "s$i faults.example" ] || { fail "service s$i printed '$out'"; return 1; }
+    P run --rm --network none --entrypoint sh "faults/conc-s$i:$RUN_ID" -c "command -v ${APT_BIN[$((i - 1))]}" >/dev/null 2>&1 \
+      || { fail "service s$i lacks its system package ${APT_BIN[$((i - 1))]}"; return 1; }
   done
   curl -sf "http://127.0.0.1:$REG_PORT/v2/faults/conc/tags/list" | grep -q "$RUN_ID" \
     || { fail "the concurrent cache export is not in the registry"; return 1; }
