@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# scripts/fuzz.sh — fuzz strata's front end (spec parse → check → resolve → plan → LLB)
-# with cargo fuzz (libFuzzer). Any panic is a bug: libFuzzer stops, saves the input in
+# scripts/fuzz.sh — fuzz strata's front end (spec parse → check → resolve → plan → LLB,
+# with frontend options, build args, .dockerignore and requirements files after `%%` lines;
+# see fuzz/fuzz_targets/spec_to_llb.rs) with cargo fuzz (libFuzzer). Any panic is a bug: libFuzzer stops, saves the input in
 # fuzz/artifacts/spec_to_llb/ and this script exits non-zero. Turn each one into a
 # regression test (frontend/spec/src/tests/fuzz.rs) before fixing it.
 #

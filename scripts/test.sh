@@ -6,7 +6,8 @@
 #   3. scripts/dockerstack.sh up + base           (Docker 26.1/BuildKit, registry, python base;
 #                                                  started in the background during step 2)
 #   4. scripts/build-frontend-image.sh            (strata/frontend:dev from a static binary)
-#   5. tests/e2e/*.sh                             (examples, bad specs, layers, shapes, caches, platforms)
+#   5. tests/e2e/*.sh                             (examples, bad specs, layers, shapes, caches, platforms,
+#                                                  faults: on a private dockerd + registry of its own)
 #   6. stops what step 3 started (and only that), on success or failure
 #
 # usage: scripts/test.sh [--unit-only | --e2e-only] [--keep-stack]
@@ -96,7 +97,7 @@ log "frontend image ready ($(elapsed))"
 # Each suite prints `N passed, N failed` last; cache.sh prunes the build cache, so it
 # runs after the suites that reuse earlier builds.
 PASSED=0 FAILED=0 E2E_RC=0
-for suite in run.sh bad-specs.sh layers.sh shapes.sh mlbuild.sh cache.sh platforms.sh; do
+for suite in run.sh bad-specs.sh layers.sh shapes.sh mlbuild.sh cache.sh platforms.sh faults.sh; do
   [ -x "$ROOT/tests/e2e/$suite" ] || [ -f "$ROOT/tests/e2e/$suite" ] || continue
   log "end-to-end tests: $suite ($(elapsed))"
   set +e

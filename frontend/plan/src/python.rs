@@ -166,21 +166,60 @@ pub fn install(python: &Python, tier: &Tier, prune: bool) -> Install {
         ),
         Installer::Uv => (String::new(), format!("{}{globs}", join(&cmd))),
     };
-    let args = if lookup.is_empty() && pruning.is_empty() && pre.is_empty() && globs.is_empty() {
-        cmd
-    } else {
-        vec![
-            "/bin/sh".into(),
-            "-c".into(),
-            format!("set -eu\n{lookup}{pre}{line}\n{pruning}"),
-        ]
-    };
+    // When the install fails, the last line of the step's log (which buildx shows under
+    // the failing step's name) says which tier, files and index; the installer's own
+    // lines above it name the package and why.
+    let failed = quote(&failure_line(python, tier));
+    let args = vec![
+        "/bin/sh".into(),
+        "-c".into(),
+        format!("set -eu\n{lookup}{pre}{line} || {{ s=$?; echo {failed} >&2; exit $s; }}\n{pruning}"),
+    ];
     Install {
         args,
         env,
         cache_dir,
         cache_id,
     }
+}
+
+/// What a failed install of `tier` prints last: `strata: tier base: pip install of
+/// req/base.txt from https://pypi.example/simple failed; the package and the reason are
+/// in pip's lines above`. Printed by the step's script, through [`quote`]: data, whatever
+/// the tier's name, files and URLs hold.
+pub fn failure_line(python: &Python, tier: &Tier) -> String {
+    let installer = match python.installer {
+        Installer::Pip => "pip",
+        Installer::Uv => "uv",
+    };
+    let files: Vec<&str> = tier.requirements.iter().map(|r| r.value.as_str()).collect();
+    let index = match tier.index_url.as_ref().or(python.index_url.as_ref()) {
+        Some(url) => url.clone(),
+        None => format!(
+            "the default index ({})",
+            match python.installer {
+                Installer::Pip => "PIP_INDEX_URL, else https://pypi.org/simple",
+                Installer::Uv => "UV_INDEX_URL, else https://pypi.org/simple",
+            }
+        ),
+    };
+    let extra: Vec<&str> = python
+        .extra_index_urls
+        .iter()
+        .chain(&tier.extra_index_urls)
+        .map(String::as_str)
+        .collect();
+    let extra = if extra.is_empty() {
+        String::new()
+    } else {
+        format!(" (extra indexes: {})", extra.join(", "))
+    };
+    format!(
+        "strata: tier {}: {installer} install of {} from {index}{extra} failed; \
+         the package and the reason are in {installer}'s lines above",
+        tier.name.value,
+        files.join(", "),
+    )
 }
 
 /// Shell lines setting `$1` to pip's runner script in the tool venv (pip >= 22.3, as
@@ -362,8 +401,7 @@ mod tests {
         );
         assert!(a.contains("--extra-index-url https://a.example/simple --extra-index-url https://c.example/whl"), "{a}");
         assert!(
-            a.trim_end()
-                .ends_with("-r /run/strata/context/reqs/cuda.txt"),
+            a.contains("-r /run/strata/context/reqs/cuda.txt || { s=$?; echo "),
             "{a}"
         );
         assert!(!a.contains("--no-compile"));
@@ -373,8 +411,9 @@ mod tests {
     #[test]
     fn uv_copies_from_its_cache_and_never_downloads_python() {
         let i = install(&py(Installer::Uv), &tier(false), false);
+        assert_eq!(i.args[..2], ["/bin/sh", "-c"]);
         let a = i.args.join(" ");
-        assert!(a.starts_with("/opt/strata-tools/bin/uv pip install --python /opt/venv/bin/python --cache-dir /root/.cache/uv"), "{a}");
+        assert!(a.starts_with("/bin/sh -c set -eu\n/opt/strata-tools/bin/uv pip install --python /opt/venv/bin/python --cache-dir /root/.cache/uv"), "{a}");
         assert!(a.contains("--compile-bytecode"), "{a}");
         assert!(i.env.contains(&("UV_LINK_MODE".into(), "copy".into())));
         assert!(i
@@ -383,6 +422,49 @@ mod tests {
         assert_eq!(i.cache_id, UV_CACHE_ID);
         assert!(tools_script(&py(Installer::Uv)).contains("uv==0.13.9"));
         assert!(!tools_script(&py(Installer::Pip)).contains("pip install"));
+    }
+
+    #[test]
+    fn a_failed_install_names_its_tier_files_and_index() {
+        let t = tier(false);
+        let line = failure_line(&py(Installer::Pip), &t);
+        assert_eq!(
+            line,
+            "strata: tier cuda: pip install of reqs/cuda.txt from https://b.example/simple \
+             (extra indexes: https://a.example/simple, https://c.example/whl) failed; the \
+             package and the reason are in pip's lines above"
+        );
+        let mut no_index = t.clone();
+        no_index.index_url = None;
+        no_index.extra_index_urls.clear();
+        let mut p = py(Installer::Uv);
+        p.extra_index_urls.clear();
+        assert_eq!(
+            failure_line(&p, &no_index),
+            "strata: tier cuda: uv install of reqs/cuda.txt from the default index \
+             (UV_INDEX_URL, else https://pypi.org/simple) failed; the package and the reason \
+             are in uv's lines above"
+        );
+    }
+
+    /// The script of a tier whose installer fails: the installer's exit status is kept,
+    /// the failure line is the last thing on stderr, byte for byte (a hostile tier name
+    /// or URL stays text), and the pruning after it does not run.
+    #[test]
+    fn a_failing_installer_exits_with_its_status_and_the_failure_line() {
+        let mut t = tier(false);
+        t.name = Located::new("x'; echo pwned; '$(id)".into(), Span::default());
+        let i = install(&py(Installer::Uv), &t, true);
+        // The uv binary does not exist here: the command fails with 127.
+        let out = std::process::Command::new(&i.args[0])
+            .args(&i.args[1..])
+            .output()
+            .expect("/bin/sh runs");
+        assert_eq!(out.status.code(), Some(127), "{out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        let last = err.lines().last().unwrap_or_default();
+        assert_eq!(last, failure_line(&py(Installer::Uv), &t), "{err}");
+        assert!(!String::from_utf8_lossy(&out.stdout).contains("pwned"));
     }
 
     /// The install script, run where the tool venv has no pip runner (this host has no
