@@ -5,7 +5,8 @@
 # isolated build environment; a C extension built by a [[build]] step against a tier's venv
 # (`venv`, `wheels-dir`) and installed as a tier (`wheels`); a step whose wheels-dir is empty;
 # and a build step that downloads with a BuildKit secret (`secrets`) whose value is in no
-# layer, config, log or cache key.
+# layer, config, log or cache key; and a step with `ssh = true` that lists the keys of the
+# client's agent (`--ssh default`).
 #
 # Packages are made by this script (tiny wheels and sdists) and served with setuptools (two
 # versions, fetched once from PyPI on the host into $STRATA_CACHE) from a PEP 503 index on
@@ -62,6 +63,7 @@ mkdir -p "$LOGS" "$SRV" "$TMP" "$WORK/specs"
 BUILT=()
 cleanup() {
   stop_servers
+  [ -n "${AGENT_PID:-}" ] && kill "$AGENT_PID" 2>/dev/null
   docker ps -aq --filter "label=$LABEL" 2>/dev/null | xargs -r docker rm -f >/dev/null 2>&1
   if [ "$KEEP" = 0 ]; then
     rm -rf "$SRV" "$TMP" "$WORK/specs"
@@ -415,6 +417,61 @@ EOF
   grep -qi 'secret hf-token' "$LOG" || fail "the error without the secret does not name hf-token: $(grep -m1 ERROR "$LOG")"
 }
 
+# ------------------------------------------------------------------ ssh agent
+
+AGENT_PID=
+test_ssh_agent_reaches_the_step_only_when_given() {
+  local dir=$WORK/specs/ssh img=$NS/ssh:1 comment out
+  command -v ssh-agent >/dev/null && command -v ssh-keygen >/dev/null && command -v ssh-add >/dev/null \
+    || { skip "ssh-agent, ssh-keygen or ssh-add is missing"; return 0; }
+  comment=strata-e2e-key-$RANDOM$RANDOM
+  rm -rf "$dir" "$TMP/agent.sock" "$TMP/key" "$TMP/key.pub"; mkdir -p "$dir"
+  out=$(ssh-agent -s -a "$TMP/agent.sock") || { fail "ssh-agent did not start"; return 1; }
+  AGENT_PID=$(sed -n 's/^SSH_AGENT_PID=\([0-9]*\);.*/\1/p' <<<"$out")
+  ssh-keygen -q -t ed25519 -N '' -C "$comment" -f "$TMP/key" >/dev/null \
+    && SSH_AUTH_SOCK=$TMP/agent.sock ssh-add -q "$TMP/key" 2>/dev/null \
+    || { fail "could not add a key to the agent"; return 1; }
+  # Lists the agent's identities through SSH_AUTH_SOCK (SSH_AGENTC_REQUEST_IDENTITIES).
+  cat >"$dir/agent.py" <<'PY'
+import os, socket, struct
+s = socket.socket(socket.AF_UNIX); s.connect(os.environ["SSH_AUTH_SOCK"])
+s.sendall(struct.pack(">IB", 1, 11))
+def read(n):
+    b = b""
+    while len(b) < n:
+        b += s.recv(n - len(b))
+    return b
+n, = struct.unpack(">I", read(4)); msg = read(n)
+assert msg[0] == 12, msg[0]
+count, = struct.unpack(">I", msg[1:5]); i = 5
+for _ in range(count):
+    for part in ("blob", "comment"):
+        l, = struct.unpack(">I", msg[i:i + 4]); v = msg[i + 4:i + 4 + l]; i += 4 + l
+    print(v.decode())
+PY
+  cat >"$dir/strata.toml" <<EOF
+# syntax=$DEFAULT_FRONTEND
+version = 1
+[image]
+base = "$BASE_IMAGE"
+[[build]]
+name = "agent"
+context = ["agent.py"]
+ssh = true
+run = ["mkdir -p /opt/agent", "python3 agent.py > /opt/agent/keys"]
+outputs = { "/opt/agent" = "/opt/agent" }
+[app]
+include = []
+EOF
+  build ssh "$dir" "$img" plain --ssh "default=$TMP/agent.sock" \
+    || { fail "the build with --ssh default failed: $(grep -m1 -i error "$LOG")"; return 1; }
+  grep -qx "$comment" <<<"$(in_image "$img" cat /opt/agent/keys)" || { fail "the step did not see the agent's key"; return 1; }
+  if build ssh-missing "$dir" "$NS/ssh:missing" plain --no-cache; then
+    fail "the build succeeded without --ssh default"; return 1
+  fi
+  grep -qi 'ssh' <<<"$(grep ERROR "$LOG")" || fail "the error without --ssh does not say so: $(grep -m1 ERROR "$LOG")"
+}
+
 # ------------------------------------------------------------------ runner
 
 TESTS=(
@@ -425,6 +482,7 @@ TESTS=(
   test_native_wheel_is_importable_from_the_venv
   test_empty_wheels_dir_names_the_step
   test_secret_download_is_in_the_image_and_the_token_nowhere
+  test_ssh_agent_reaches_the_step_only_when_given
 )
 selected() {
   local t=$1
