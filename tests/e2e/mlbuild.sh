@@ -6,7 +6,8 @@
 # (`venv`, `wheels-dir`) and installed as a tier (`wheels`); a step whose wheels-dir is empty;
 # and a build step that downloads with a BuildKit secret (`secrets`) whose value is in no
 # layer, config, log or cache key; and a step with `ssh = true` that lists the keys of the
-# client's agent (`--ssh default`).
+# client's agent (`--ssh default`); a private git source fetched with a token secret
+# (`auth-secret`, and BuildKit's GIT_AUTH_TOKEN.<host>).
 #
 # Packages are made by this script (tiny wheels and sdists) and served with setuptools (two
 # versions, fetched once from PyPI on the host into $STRATA_CACHE) from a PEP 503 index on
@@ -458,6 +459,7 @@ base = "$BASE_IMAGE"
 name = "agent"
 context = ["agent.py"]
 ssh = true
+env = { EXPECT = "$comment" }
 run = ["mkdir -p /opt/agent", "python3 agent.py > /opt/agent/keys"]
 outputs = { "/opt/agent" = "/opt/agent" }
 [app]
@@ -472,6 +474,89 @@ EOF
   grep -qi 'ssh' <<<"$(grep ERROR "$LOG")" || fail "the error without --ssh does not say so: $(grep -m1 ERROR "$LOG")"
 }
 
+# ------------------------------------------------------------------ git credentials
+
+test_git_source_authenticates_with_a_token_secret() {
+  command -v git >/dev/null || { skip "git is missing"; return 0; }
+  local dir=$WORK/specs/gitauth w=$TMP/private-work srv=$SRV/git port canary commit img=$NS/gitauth:1
+  canary=strata-git-token-$RANDOM$RANDOM-$(date +%s%N)
+  rm -rf "$dir" "$w" "$srv"; mkdir -p "$dir" "$w" "$srv"
+  echo "private sources" >"$w/README"
+  git -C "$w" init -q -b main && git -C "$w" add -A \
+    && git -C "$w" -c user.name=e2e -c user.email=e2e@localhost commit -qm private \
+    && git clone -q --bare "$w" "$srv/private.git" && git -C "$srv/private.git" update-server-info \
+    || { fail "could not make the repository"; return 1; }
+  commit=$(git -C "$w" rev-parse HEAD)
+  # A "dumb" HTTP remote that answers 401 unless BuildKit sends the token as it does:
+  # Authorization: basic base64(x-access-token:TOKEN).
+  cat >"$TMP/gitauth.py" <<'PY'
+import base64, functools, http.server, sys
+root, port, token = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+good = "basic " + base64.b64encode(f"x-access-token:{token}".encode()).decode()
+class H(http.server.SimpleHTTPRequestHandler):
+    def do_GET(self):
+        auth = self.headers.get("Authorization")
+        ok = auth is not None and auth.lower() == good.lower()
+        print(f"GET {self.path} auth={'ok' if ok else ('missing' if auth is None else 'bad')}", flush=True)
+        if not ok:
+            self.send_response(401); self.send_header("WWW-Authenticate", 'Basic realm="git"'); self.end_headers(); return
+        super().do_GET()
+    def log_message(self, *a):
+        pass
+http.server.ThreadingHTTPServer(("127.0.0.1", port), functools.partial(H, directory=root)).serve_forever()
+PY
+  port=$(free_port)
+  serve gitauth "$port" python3 "$TMP/gitauth.py" "$srv" "$port" "$canary" || return 1
+  printf '%s' "$canary" >"$TMP/git-token"
+  local spec_for
+  spec_for() {
+    cat <<EOF
+# syntax=$DEFAULT_FRONTEND
+version = 1
+[image]
+base = "$BASE_IMAGE"
+[[build]]
+name = "private"
+git = { url = "http://127.0.0.1:$port/private.git", ref = "$commit"$1 }
+run = ["mkdir -p /opt/private", "cp README /opt/private/"]
+outputs = { "/opt/private" = "/opt/private" }
+[app]
+include = []
+EOF
+  }
+  spec_for ', auth-secret = "repo-token"' >"$dir/strata.toml"
+  build gitauth "$dir" "$img" plain --secret "id=repo-token,src=$TMP/git-token" \
+    || { fail "the build with the token failed: $(grep -m1 -i error "$LOG")"; return 1; }
+  grep -q 'auth=ok' "$LOGS/gitauth.server.log" || { fail "the git remote never got the token"; return 1; }
+  [ "$(in_image "$img" cat /opt/private/README)" = "private sources" ] || { fail "the private sources are not in the image"; return 1; }
+  grep -qF "$canary" "$LOG" && { fail "the token is in the build log"; return 1; }
+  docker image inspect "$img" | grep -qF "$canary" && { fail "the token is in the image config"; return 1; }
+  local found; found=$(grep_image "$img" "$canary")
+  [ -z "$found" ] || { fail "the token is in the image: $found"; return 1; }
+  # Without `auth-secret`, BuildKit's conventional GIT_AUTH_TOKEN.<host> (a new commit, so
+  # the fetch is not a cache hit).
+  echo "v2" >>"$w/README"
+  git -C "$w" -c user.name=e2e -c user.email=e2e@localhost commit -qam v2 \
+    && git -C "$w" push -q "$srv/private.git" main && git -C "$srv/private.git" update-server-info \
+    || { fail "could not push a second commit"; return 1; }
+  commit=$(git -C "$w" rev-parse HEAD)
+  spec_for '' >"$dir/strata.toml"
+  build gitauth-default "$dir" "$NS/gitauth:2" plain --secret "id=GIT_AUTH_TOKEN.127.0.0.1:$port,src=$TMP/git-token" \
+    || { fail "the build with GIT_AUTH_TOKEN.<host> failed: $(grep -m1 -i error "$LOG")"; return 1; }
+  grep -q v2 <<<"$(in_image "$NS/gitauth:2" cat /opt/private/README)" || { fail "the second commit is not in the image"; return 1; }
+  # No token, no sources (a third commit: BuildKit keeps what it fetched before).
+  echo "v3" >>"$w/README"
+  git -C "$w" -c user.name=e2e -c user.email=e2e@localhost commit -qam v3 \
+    && git -C "$w" push -q "$srv/private.git" main && git -C "$srv/private.git" update-server-info \
+    || { fail "could not push a third commit"; return 1; }
+  commit=$(git -C "$w" rev-parse HEAD)
+  spec_for '' >"$dir/strata.toml"
+  if build gitauth-none "$dir" "$NS/gitauth:none" plain; then
+    fail "the private remote was fetched without a token"; return 1
+  fi
+  return 0
+}
+
 # ------------------------------------------------------------------ runner
 
 TESTS=(
@@ -483,6 +568,7 @@ TESTS=(
   test_empty_wheels_dir_names_the_step
   test_secret_download_is_in_the_image_and_the_token_nowhere
   test_ssh_agent_reaches_the_step_only_when_given
+  test_git_source_authenticates_with_a_token_secret
 )
 selected() {
   local t=$1
