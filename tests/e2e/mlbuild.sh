@@ -2,7 +2,7 @@
 # tests/e2e/mlbuild.sh — end-to-end tests of the ML and native build keys (issue 13) through a
 # real BuildKit: a tier whose local sdist imports a package of an earlier tier at build time
 # (`build-isolation = false`) and sees the tier's `env`; `build-constraints` pinning an
-# isolated build environment; a C extension built by a [[build]] step against a tier's venv
+# isolated build environment (with pip, and with installer = "uv"); a C extension built by a [[build]] step against a tier's venv
 # (`venv`, `wheels-dir`) and installed as a tier (`wheels`); a step whose wheels-dir is empty;
 # and a build step that downloads with a BuildKit secret (`secrets`) whose value is in no
 # layer, config, log or cache key; and a step with `ssh = true` that lists the keys of the
@@ -39,6 +39,7 @@ CACHE=${STRATA_CACHE:-/var/cache/strata}
 STRATA_BIN=${STRATA_BIN:-$ROOT/target/debug/strata}
 SETUPTOOLS_NEW=80.9.0
 SETUPTOOLS_OLD=75.8.0
+UV_VERSION=0.13.9        # strata's pinned uv (frontend/plan/src/python.rs UV_VERSION)
 export DOCKER_HOST=${DOCKER_HOST:-unix:///var/run/docker.sock}
 
 while [ $# -gt 0 ]; do
@@ -127,6 +128,11 @@ make_index() {
       || { fail "pip download setuptools==$v failed: $(tail -n 2 "$LOGS/pip-download.log")"; return 1; }
     cp "$st"/setuptools-"$v"-py3-none-any.whl "$dir/packages/"
   done
+  # uv itself, which strata installs from the spec's index for installer = "uv".
+  ls "$st"/uv-"$UV_VERSION"-*.whl >/dev/null 2>&1 \
+    || python3 -m pip download -q --no-deps --only-binary :all: -d "$st" "uv==$UV_VERSION" >>"$LOGS/pip-download.log" 2>&1 \
+    || { fail "pip download uv==$UV_VERSION failed: $(tail -n 2 "$LOGS/pip-download.log")"; return 1; }
+  cp "$st"/uv-"$UV_VERSION"-*.whl "$dir/packages/"
   python3 - "$dir" <<'PY' || { fail "could not make the index's packages"; return 1; }
 import base64, hashlib, io, os, sys, tarfile, zipfile
 root = sys.argv[1]
@@ -339,6 +345,43 @@ EOF
   if build nowheels "$dir" "$NS/nowheels:1" plain; then fail "the build succeeded with an empty wheels-dir"; return 1; fi
   grep -qF 'build step `nothing` left no wheels in its wheels-dir /src/dist' "$LOG" \
     || fail "the error does not name the step: $(grep -m1 ERROR "$LOG")"
+}
+
+# The same tier settings with installer = "uv" (--no-build-isolation --refresh, the tier's
+# env, --build-constraint).
+test_uv_tiers_honour_build_isolation_env_and_build_constraints() {
+  local dir=$WORK/specs/ml-uv img=$NS/ml-uv:1 out
+  rm -rf "$dir"; mkdir -p "$dir"
+  printf 'setuptools==%s\nstrata-e2e-helper==1.0\n' "$SETUPTOOLS_NEW" >"$dir/requirements-tools.txt"
+  echo "strata-e2e-needs==1.0" >"$dir/requirements-needs.txt"
+  echo "strata-e2e-pinned==1.0" >"$dir/requirements-pinned.txt"
+  echo "setuptools==$SETUPTOOLS_OLD" >"$dir/constraints-build.txt"
+  cat >"$dir/strata.toml" <<EOF
+# syntax=$DEFAULT_FRONTEND
+version = 1
+[image]
+base = "$BASE_IMAGE"
+[python]
+installer = "uv"
+index-url = "http://127.0.0.1:$INDEX_PORT/simple"
+[[python.layers]]
+name = "tools"
+requirements = ["requirements-tools.txt"]
+[[python.layers]]
+name = "needs"
+requirements = ["requirements-needs.txt"]
+build-isolation = false
+env = { STRATA_E2E_MAX_JOBS = "8" }
+[[python.layers]]
+name = "pinned"
+requirements = ["requirements-pinned.txt"]
+build-constraints = ["constraints-build.txt"]
+[app]
+include = []
+EOF
+  build ml-uv "$dir" "$img" plain || { fail "the build failed: $(grep -m1 -iE 'error|strata:' "$LOG")"; return 1; }
+  out=$(in_image "$img" python3 -c 'import strata_e2e_needs._built as b, strata_e2e_pinned._built as p; print(b.HELPER, b.MAX_JOBS, p.SETUPTOOLS)' 2>&1)
+  [ "$out" = "helper-42 8 $SETUPTOOLS_OLD" ] || fail "uv: expected 'helper-42 8 $SETUPTOOLS_OLD', got: $out"
 }
 
 # ------------------------------------------------------------------ secrets
@@ -566,6 +609,7 @@ TESTS=(
   test_build_constraints_pin_the_isolated_build
   test_native_wheel_is_importable_from_the_venv
   test_empty_wheels_dir_names_the_step
+  test_uv_tiers_honour_build_isolation_env_and_build_constraints
   test_secret_download_is_in_the_image_and_the_token_nowhere
   test_ssh_agent_reaches_the_step_only_when_given
   test_git_source_authenticates_with_a_token_secret
