@@ -324,6 +324,21 @@ test_native_wheel_is_importable_from_the_venv() {
     || fail "gcc or /src is in the image"
 }
 
+# A tier's env is in its own cache key only: changing it re-runs that tier (and the ones
+# after it, as any change of a tier does), never the tier before it.
+test_tier_env_changes_only_that_tier_s_key() {
+  need_image "$ML_IMG" || return 1
+  sed -i 's/STRATA_E2E_MAX_JOBS = "4"/STRATA_E2E_MAX_JOBS = "5"/' "$ML/strata.toml"
+  build ml-env "$ML" "$NS/ml:env" rawjson || { fail "the rebuild failed"; return 1; }
+  local tools needs
+  tools=$(ran_again "$LOG" '\] pip install tier tools$')
+  needs=$(ran_again "$LOG" '\] pip install tier needs$')
+  [ -z "$tools" ] || { fail "tier tools re-ran after an env change of tier needs"; return 1; }
+  [ -n "$needs" ] || { fail "tier needs did not re-run after its env changed"; return 1; }
+  local out; out=$(in_image "$NS/ml:env" python3 -c 'import strata_e2e_needs._built as b; print(b.MAX_JOBS)' 2>&1)
+  [ "$out" = 5 ] || fail "the rebuilt sdist saw MAX_JOBS=$out, not 5 (a wheel built against the old env was reused?)"
+}
+
 test_empty_wheels_dir_names_the_step() {
   local dir=$WORK/specs/nowheels
   rm -rf "$dir"; mkdir -p "$dir"
@@ -608,6 +623,7 @@ TESTS=(
   test_build_isolation_off_builds_against_the_venv_and_sees_env
   test_build_constraints_pin_the_isolated_build
   test_native_wheel_is_importable_from_the_venv
+  test_tier_env_changes_only_that_tier_s_key
   test_empty_wheels_dir_names_the_step
   test_uv_tiers_honour_build_isolation_env_and_build_constraints
   test_secret_download_is_in_the_image_and_the_token_nowhere
@@ -618,7 +634,7 @@ selected() {
   local t=$1
   [ -z "$ONLY" ] || [ "$t" = test_preflight ] || [[ "${t#test_}" =~ $ONLY ]] && return 0
   case "$t" in
-    test_ml_builds) [[ "build_isolation_off build_constraints native_wheel" =~ $ONLY ]] && return 0 ;;
+    test_ml_builds) [[ "build_isolation_off build_constraints native_wheel tier_env" =~ $ONLY ]] && return 0 ;;
   esac
   return 1
 }
