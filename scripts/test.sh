@@ -6,8 +6,8 @@
 #   3. scripts/dockerstack.sh up + base           (Docker 26.1/BuildKit, registry, python base;
 #                                                  started in the background during step 2)
 #   4. scripts/build-frontend-image.sh            (strata/frontend:dev from a static binary)
-#   5. tests/e2e/*.sh                             (examples, bad specs, layers, shapes, caches, platforms,
-#                                                  faults: on a private dockerd + registry of its own)
+#   5. tests/e2e/*.sh                             (examples, bad specs, layers, shapes, ML builds, caches,
+#                                                  platforms, faults: on a private dockerd + registry of its own)
 #   6. stops what step 3 started (and only that), on success or failure
 #
 # usage: scripts/test.sh [--unit-only | --e2e-only] [--keep-stack]

@@ -251,12 +251,58 @@ SPEC="$HEAD[run.healthcheck]
 interval = \"30s\"
 "; run_case
 
+# Issue 13: tiers and build steps together.
+NAME="wheels naming no build step"; LINE=7; SAYS="\`wheels\` of tier \`native\` names no build step: \`ttnm\`|did you mean \`ttnn\`?"
+SPEC="$HEAD[[python.layers]]
+name = \"native\"
+wheels = [\"ttnm\"]
+[[build]]
+name = \"ttnn\"
+wheels-dir = \"/src/dist\"
+"; run_case
+
+NAME="venv naming no earlier tier"; LINE=13; SAYS="runs in the venv after tier \`torch\`, but tier \`native\` installs its wheels"
+SPEC="$HEAD[[python.layers]]
+name = \"native\"
+wheels = [\"ttnn\"]
+[[python.layers]]
+name = \"torch\"
+requirements = [\"requirements.txt\"]
+[[build]]
+name = \"ttnn\"
+venv = \"torch\"
+wheels-dir = \"/src/dist\"
+"; run_case
+
+NAME="secret id BuildKit rejects"; LINE=7; SAYS="\`hf token\` is not a valid secret id|secret ids are letters, digits"
+SPEC="$HEAD[[build]]
+name = \"model\"
+secrets = [\"hf token\"]
+"; run_case
+
+NAME="build-isolation with build-constraints"; LINE=8; SAYS="the installer cannot honour both"
+SPEC="$HEAD[[python.layers]]
+name = \"ext\"
+requirements = [\"requirements.txt\"]
+build-isolation = false
+build-constraints = [\"constraints-build.txt\"]
+"; run_case
+
 # ------------------------------------------- what only the context or the daemon knows
 NAME="missing requirements file"; LINE=7; SAYS="requirements.txt|not in the build context"
 MODE=buildx
 SPEC="$HEAD[[python.layers]]
 name = \"base\"
 requirements = [\"requirements.txt\"]
+"; run_case
+
+NAME="missing build-constraints file"; LINE=8; SAYS="constraints-build.txt|not in the build context"
+MODE=buildx; SETUP=setup_reqs_only
+setup_reqs_only() { echo 'six==1.16.0' >requirements.txt; }
+SPEC="$HEAD[[python.layers]]
+name = \"base\"
+requirements = [\"requirements.txt\"]
+build-constraints = [\"constraints-build.txt\"]
 "; run_case
 
 NAME="missing include path"; LINE=6; SAYS="src|not in the build context"

@@ -2,10 +2,12 @@
 # tests/e2e/mlbuild.sh — end-to-end tests of the ML and native build keys (issue 13) through a
 # real BuildKit: a tier whose local sdist imports a package of an earlier tier at build time
 # (`build-isolation = false`) and sees the tier's `env`; `build-constraints` pinning an
-# isolated build environment; a C extension built by a [[build]] step against a tier's venv
+# isolated build environment (with pip, and with installer = "uv"); a C extension built by a [[build]] step against a tier's venv
 # (`venv`, `wheels-dir`) and installed as a tier (`wheels`); a step whose wheels-dir is empty;
 # and a build step that downloads with a BuildKit secret (`secrets`) whose value is in no
-# layer, config, log or cache key.
+# layer, config, log or cache key; and a step with `ssh = true` that lists the keys of the
+# client's agent (`--ssh default`); a private git source fetched with a token secret
+# (`auth-secret`, and BuildKit's GIT_AUTH_TOKEN.<host>).
 #
 # Packages are made by this script (tiny wheels and sdists) and served with setuptools (two
 # versions, fetched once from PyPI on the host into $STRATA_CACHE) from a PEP 503 index on
@@ -37,6 +39,7 @@ CACHE=${STRATA_CACHE:-/var/cache/strata}
 STRATA_BIN=${STRATA_BIN:-$ROOT/target/debug/strata}
 SETUPTOOLS_NEW=80.9.0
 SETUPTOOLS_OLD=75.8.0
+UV_VERSION=0.13.9        # strata's pinned uv (frontend/plan/src/python.rs UV_VERSION)
 export DOCKER_HOST=${DOCKER_HOST:-unix:///var/run/docker.sock}
 
 while [ $# -gt 0 ]; do
@@ -62,6 +65,7 @@ mkdir -p "$LOGS" "$SRV" "$TMP" "$WORK/specs"
 BUILT=()
 cleanup() {
   stop_servers
+  [ -n "${AGENT_PID:-}" ] && kill "$AGENT_PID" 2>/dev/null
   docker ps -aq --filter "label=$LABEL" 2>/dev/null | xargs -r docker rm -f >/dev/null 2>&1
   if [ "$KEEP" = 0 ]; then
     rm -rf "$SRV" "$TMP" "$WORK/specs"
@@ -124,6 +128,11 @@ make_index() {
       || { fail "pip download setuptools==$v failed: $(tail -n 2 "$LOGS/pip-download.log")"; return 1; }
     cp "$st"/setuptools-"$v"-py3-none-any.whl "$dir/packages/"
   done
+  # uv itself, which strata installs from the spec's index for installer = "uv".
+  ls "$st"/uv-"$UV_VERSION"-*.whl >/dev/null 2>&1 \
+    || python3 -m pip download -q --no-deps --only-binary :all: -d "$st" "uv==$UV_VERSION" >>"$LOGS/pip-download.log" 2>&1 \
+    || { fail "pip download uv==$UV_VERSION failed: $(tail -n 2 "$LOGS/pip-download.log")"; return 1; }
+  cp "$st"/uv-"$UV_VERSION"-*.whl "$dir/packages/"
   python3 - "$dir" <<'PY' || { fail "could not make the index's packages"; return 1; }
 import base64, hashlib, io, os, sys, tarfile, zipfile
 root = sys.argv[1]
@@ -315,6 +324,21 @@ test_native_wheel_is_importable_from_the_venv() {
     || fail "gcc or /src is in the image"
 }
 
+# A tier's env is in its own cache key only: changing it re-runs that tier (and the ones
+# after it, as any change of a tier does), never the tier before it.
+test_tier_env_changes_only_that_tier_s_key() {
+  need_image "$ML_IMG" || return 1
+  sed -i 's/STRATA_E2E_MAX_JOBS = "4"/STRATA_E2E_MAX_JOBS = "5"/' "$ML/strata.toml"
+  build ml-env "$ML" "$NS/ml:env" rawjson || { fail "the rebuild failed"; return 1; }
+  local tools needs
+  tools=$(ran_again "$LOG" '\] pip install tier tools$')
+  needs=$(ran_again "$LOG" '\] pip install tier needs$')
+  [ -z "$tools" ] || { fail "tier tools re-ran after an env change of tier needs"; return 1; }
+  [ -n "$needs" ] || { fail "tier needs did not re-run after its env changed"; return 1; }
+  local out; out=$(in_image "$NS/ml:env" python3 -c 'import strata_e2e_needs._built as b; print(b.MAX_JOBS)' 2>&1)
+  [ "$out" = 5 ] || fail "the rebuilt sdist saw MAX_JOBS=$out, not 5 (a wheel built against the old env was reused?)"
+}
+
 test_empty_wheels_dir_names_the_step() {
   local dir=$WORK/specs/nowheels
   rm -rf "$dir"; mkdir -p "$dir"
@@ -336,6 +360,43 @@ EOF
   if build nowheels "$dir" "$NS/nowheels:1" plain; then fail "the build succeeded with an empty wheels-dir"; return 1; fi
   grep -qF 'build step `nothing` left no wheels in its wheels-dir /src/dist' "$LOG" \
     || fail "the error does not name the step: $(grep -m1 ERROR "$LOG")"
+}
+
+# The same tier settings with installer = "uv" (--no-build-isolation --refresh, the tier's
+# env, --build-constraint).
+test_uv_tiers_honour_build_isolation_env_and_build_constraints() {
+  local dir=$WORK/specs/ml-uv img=$NS/ml-uv:1 out
+  rm -rf "$dir"; mkdir -p "$dir"
+  printf 'setuptools==%s\nstrata-e2e-helper==1.0\n' "$SETUPTOOLS_NEW" >"$dir/requirements-tools.txt"
+  echo "strata-e2e-needs==1.0" >"$dir/requirements-needs.txt"
+  echo "strata-e2e-pinned==1.0" >"$dir/requirements-pinned.txt"
+  echo "setuptools==$SETUPTOOLS_OLD" >"$dir/constraints-build.txt"
+  cat >"$dir/strata.toml" <<EOF
+# syntax=$DEFAULT_FRONTEND
+version = 1
+[image]
+base = "$BASE_IMAGE"
+[python]
+installer = "uv"
+index-url = "http://127.0.0.1:$INDEX_PORT/simple"
+[[python.layers]]
+name = "tools"
+requirements = ["requirements-tools.txt"]
+[[python.layers]]
+name = "needs"
+requirements = ["requirements-needs.txt"]
+build-isolation = false
+env = { STRATA_E2E_MAX_JOBS = "8" }
+[[python.layers]]
+name = "pinned"
+requirements = ["requirements-pinned.txt"]
+build-constraints = ["constraints-build.txt"]
+[app]
+include = []
+EOF
+  build ml-uv "$dir" "$img" plain || { fail "the build failed: $(grep -m1 -iE 'error|strata:' "$LOG")"; return 1; }
+  out=$(in_image "$img" python3 -c 'import strata_e2e_needs._built as b, strata_e2e_pinned._built as p; print(b.HELPER, b.MAX_JOBS, p.SETUPTOOLS)' 2>&1)
+  [ "$out" = "helper-42 8 $SETUPTOOLS_OLD" ] || fail "uv: expected 'helper-42 8 $SETUPTOOLS_OLD', got: $out"
 }
 
 # ------------------------------------------------------------------ secrets
@@ -415,6 +476,145 @@ EOF
   grep -qi 'secret hf-token' "$LOG" || fail "the error without the secret does not name hf-token: $(grep -m1 ERROR "$LOG")"
 }
 
+# ------------------------------------------------------------------ ssh agent
+
+AGENT_PID=
+test_ssh_agent_reaches_the_step_only_when_given() {
+  local dir=$WORK/specs/ssh img=$NS/ssh:1 comment out
+  command -v ssh-agent >/dev/null && command -v ssh-keygen >/dev/null && command -v ssh-add >/dev/null \
+    || { skip "ssh-agent, ssh-keygen or ssh-add is missing"; return 0; }
+  comment=strata-e2e-key-$RANDOM$RANDOM
+  rm -rf "$dir" "$TMP/agent.sock" "$TMP/key" "$TMP/key.pub"; mkdir -p "$dir"
+  out=$(ssh-agent -s -a "$TMP/agent.sock") || { fail "ssh-agent did not start"; return 1; }
+  AGENT_PID=$(sed -n 's/^SSH_AGENT_PID=\([0-9]*\);.*/\1/p' <<<"$out")
+  ssh-keygen -q -t ed25519 -N '' -C "$comment" -f "$TMP/key" >/dev/null \
+    && SSH_AUTH_SOCK=$TMP/agent.sock ssh-add -q "$TMP/key" 2>/dev/null \
+    || { fail "could not add a key to the agent"; return 1; }
+  # Lists the agent's identities through SSH_AUTH_SOCK (SSH_AGENTC_REQUEST_IDENTITIES).
+  cat >"$dir/agent.py" <<'PY'
+import os, socket, struct
+s = socket.socket(socket.AF_UNIX); s.connect(os.environ["SSH_AUTH_SOCK"])
+s.sendall(struct.pack(">IB", 1, 11))
+def read(n):
+    b = b""
+    while len(b) < n:
+        b += s.recv(n - len(b))
+    return b
+n, = struct.unpack(">I", read(4)); msg = read(n)
+assert msg[0] == 12, msg[0]
+count, = struct.unpack(">I", msg[1:5]); i = 5
+for _ in range(count):
+    for part in ("blob", "comment"):
+        l, = struct.unpack(">I", msg[i:i + 4]); v = msg[i + 4:i + 4 + l]; i += 4 + l
+    print(v.decode())
+PY
+  cat >"$dir/strata.toml" <<EOF
+# syntax=$DEFAULT_FRONTEND
+version = 1
+[image]
+base = "$BASE_IMAGE"
+[[build]]
+name = "agent"
+context = ["agent.py"]
+ssh = true
+env = { EXPECT = "$comment" }
+run = ["mkdir -p /opt/agent", "python3 agent.py > /opt/agent/keys"]
+outputs = { "/opt/agent" = "/opt/agent" }
+[app]
+include = []
+EOF
+  build ssh "$dir" "$img" plain --ssh "default=$TMP/agent.sock" \
+    || { fail "the build with --ssh default failed: $(grep -m1 -i error "$LOG")"; return 1; }
+  grep -qx "$comment" <<<"$(in_image "$img" cat /opt/agent/keys)" || { fail "the step did not see the agent's key"; return 1; }
+  if build ssh-missing "$dir" "$NS/ssh:missing" plain --no-cache; then
+    fail "the build succeeded without --ssh default"; return 1
+  fi
+  grep -qi 'ssh' <<<"$(grep ERROR "$LOG")" || fail "the error without --ssh does not say so: $(grep -m1 ERROR "$LOG")"
+}
+
+# ------------------------------------------------------------------ git credentials
+
+test_git_source_authenticates_with_a_token_secret() {
+  command -v git >/dev/null || { skip "git is missing"; return 0; }
+  local dir=$WORK/specs/gitauth w=$TMP/private-work srv=$SRV/git port canary commit img=$NS/gitauth:1
+  canary=strata-git-token-$RANDOM$RANDOM-$(date +%s%N)
+  rm -rf "$dir" "$w" "$srv"; mkdir -p "$dir" "$w" "$srv"
+  echo "private sources" >"$w/README"
+  git -C "$w" init -q -b main && git -C "$w" add -A \
+    && git -C "$w" -c user.name=e2e -c user.email=e2e@localhost commit -qm private \
+    && git clone -q --bare "$w" "$srv/private.git" && git -C "$srv/private.git" update-server-info \
+    || { fail "could not make the repository"; return 1; }
+  commit=$(git -C "$w" rev-parse HEAD)
+  # A "dumb" HTTP remote that answers 401 unless BuildKit sends the token as it does:
+  # Authorization: basic base64(x-access-token:TOKEN).
+  cat >"$TMP/gitauth.py" <<'PY'
+import base64, functools, http.server, sys
+root, port, token = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+good = "basic " + base64.b64encode(f"x-access-token:{token}".encode()).decode()
+class H(http.server.SimpleHTTPRequestHandler):
+    def do_GET(self):
+        auth = self.headers.get("Authorization")
+        ok = auth is not None and auth.lower() == good.lower()
+        print(f"GET {self.path} auth={'ok' if ok else ('missing' if auth is None else 'bad')}", flush=True)
+        if not ok:
+            self.send_response(401); self.send_header("WWW-Authenticate", 'Basic realm="git"'); self.end_headers(); return
+        super().do_GET()
+    def log_message(self, *a):
+        pass
+http.server.ThreadingHTTPServer(("127.0.0.1", port), functools.partial(H, directory=root)).serve_forever()
+PY
+  port=$(free_port)
+  serve gitauth "$port" python3 "$TMP/gitauth.py" "$srv" "$port" "$canary" || return 1
+  printf '%s' "$canary" >"$TMP/git-token"
+  local spec_for
+  spec_for() {
+    cat <<EOF
+# syntax=$DEFAULT_FRONTEND
+version = 1
+[image]
+base = "$BASE_IMAGE"
+[[build]]
+name = "private"
+git = { url = "http://127.0.0.1:$port/private.git", ref = "$commit"$1 }
+run = ["mkdir -p /opt/private", "cp README /opt/private/"]
+outputs = { "/opt/private" = "/opt/private" }
+[app]
+include = []
+EOF
+  }
+  spec_for ', auth-secret = "repo-token"' >"$dir/strata.toml"
+  build gitauth "$dir" "$img" plain --secret "id=repo-token,src=$TMP/git-token" \
+    || { fail "the build with the token failed: $(grep -m1 -i error "$LOG")"; return 1; }
+  grep -q 'auth=ok' "$LOGS/gitauth.server.log" || { fail "the git remote never got the token"; return 1; }
+  [ "$(in_image "$img" cat /opt/private/README)" = "private sources" ] || { fail "the private sources are not in the image"; return 1; }
+  grep -qF "$canary" "$LOG" && { fail "the token is in the build log"; return 1; }
+  docker image inspect "$img" | grep -qF "$canary" && { fail "the token is in the image config"; return 1; }
+  local found; found=$(grep_image "$img" "$canary")
+  [ -z "$found" ] || { fail "the token is in the image: $found"; return 1; }
+  # Without `auth-secret`, BuildKit's conventional GIT_AUTH_TOKEN.<host> (a new commit, so
+  # the fetch is not a cache hit).
+  echo "v2" >>"$w/README"
+  git -C "$w" -c user.name=e2e -c user.email=e2e@localhost commit -qam v2 \
+    && git -C "$w" push -q "$srv/private.git" main && git -C "$srv/private.git" update-server-info \
+    || { fail "could not push a second commit"; return 1; }
+  commit=$(git -C "$w" rev-parse HEAD)
+  spec_for '' >"$dir/strata.toml"
+  build gitauth-default "$dir" "$NS/gitauth:2" plain --secret "id=GIT_AUTH_TOKEN.127.0.0.1:$port,src=$TMP/git-token" \
+    || { fail "the build with GIT_AUTH_TOKEN.<host> failed: $(grep -m1 -i error "$LOG")"; return 1; }
+  grep -q v2 <<<"$(in_image "$NS/gitauth:2" cat /opt/private/README)" || { fail "the second commit is not in the image"; return 1; }
+  # No token, no sources (a third commit: BuildKit keeps what it fetched before).
+  echo "v3" >>"$w/README"
+  git -C "$w" -c user.name=e2e -c user.email=e2e@localhost commit -qam v3 \
+    && git -C "$w" push -q "$srv/private.git" main && git -C "$srv/private.git" update-server-info \
+    || { fail "could not push a third commit"; return 1; }
+  commit=$(git -C "$w" rev-parse HEAD)
+  spec_for '' >"$dir/strata.toml"
+  if build gitauth-none "$dir" "$NS/gitauth:none" plain; then
+    fail "the private remote was fetched without a token"; return 1
+  fi
+  return 0
+}
+
 # ------------------------------------------------------------------ runner
 
 TESTS=(
@@ -423,14 +623,18 @@ TESTS=(
   test_build_isolation_off_builds_against_the_venv_and_sees_env
   test_build_constraints_pin_the_isolated_build
   test_native_wheel_is_importable_from_the_venv
+  test_tier_env_changes_only_that_tier_s_key
   test_empty_wheels_dir_names_the_step
+  test_uv_tiers_honour_build_isolation_env_and_build_constraints
   test_secret_download_is_in_the_image_and_the_token_nowhere
+  test_ssh_agent_reaches_the_step_only_when_given
+  test_git_source_authenticates_with_a_token_secret
 )
 selected() {
   local t=$1
   [ -z "$ONLY" ] || [ "$t" = test_preflight ] || [[ "${t#test_}" =~ $ONLY ]] && return 0
   case "$t" in
-    test_ml_builds) [[ "build_isolation_off build_constraints native_wheel" =~ $ONLY ]] && return 0 ;;
+    test_ml_builds) [[ "build_isolation_off build_constraints native_wheel tier_env" =~ $ONLY ]] && return 0 ;;
   esac
   return 1
 }

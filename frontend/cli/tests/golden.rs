@@ -40,6 +40,11 @@ fn cases() -> Vec<(String, PathBuf, Vec<&'static str>)> {
             ex.join("two-services/strata.toml"),
             vec!["--target", "worker"],
         ),
+        (
+            "mlbuild".into(),
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mlbuild/strata.toml"),
+            vec![],
+        ),
     ]
 }
 

@@ -295,15 +295,30 @@ fn git_op(g: &GitSource) -> pb::Op {
     source(format!("git://{id}"), attrs)
 }
 
+/// BuildKit's default secret names for git credentials, which its Go client (and so
+/// the Dockerfile frontend) always sets: the daemon has no default of its own.
+pub const GIT_AUTH_TOKEN: &str = "GIT_AUTH_TOKEN";
+pub const GIT_AUTH_HEADER: &str = "GIT_AUTH_HEADER";
+
 /// The git source's credentials: BuildKit looks up each secret as `ID.<host>` first,
-/// then `ID` (`source/git`), so `GIT_AUTH_TOKEN.github.com` keeps working.
+/// then `ID` (`source/git`), and sends a token as `Authorization: basic
+/// base64(x-access-token:TOKEN)`, a header secret as the whole header. Secrets the
+/// build was not given are skipped.
 fn git_auth_attrs(g: &GitSource, attrs: &mut BTreeMap<String, String>) {
-    if let Some(id) = &g.auth_token_secret {
-        attrs.insert("git.authtokensecret".to_string(), id.clone());
-    }
-    if let Some(id) = &g.auth_header_secret {
-        attrs.insert("git.authheadersecret".to_string(), id.clone());
-    }
+    attrs.insert(
+        "git.authtokensecret".to_string(),
+        g.auth_token_secret
+            .as_deref()
+            .unwrap_or(GIT_AUTH_TOKEN)
+            .to_string(),
+    );
+    attrs.insert(
+        "git.authheadersecret".to_string(),
+        g.auth_header_secret
+            .as_deref()
+            .unwrap_or(GIT_AUTH_HEADER)
+            .to_string(),
+    );
     if let Some(id) = &g.ssh_sock {
         attrs.insert("git.mountsshsock".to_string(), id.clone());
     }
@@ -1018,11 +1033,10 @@ mod tests {
         let Some(pb::op::Op::Source(s)) = plain.op else {
             panic!()
         };
-        // Without names of its own, BuildKit's default ids (as `llb.Git` sets them), and
-        // no agent.
+        // Without names, BuildKit's conventional ones, as its Go client sets them.
         assert_eq!(s.attrs["git.authtokensecret"], "GIT_AUTH_TOKEN");
         assert_eq!(s.attrs["git.authheadersecret"], "GIT_AUTH_HEADER");
-        assert!(!s.attrs.contains_key("git.mountsshsock"), "{:?}", s.attrs);
+        assert!(!s.attrs.contains_key("git.mountsshsock"));
     }
 
     #[test]

@@ -80,6 +80,9 @@ fn describe(out: &mut String, k: &NodeKind) {
                 e.args.join(" ")
             };
             let _ = writeln!(out, "      run: {cmd}");
+            for (k, v) in &e.env {
+                let _ = writeln!(out, "      env {k}={v}");
+            }
             for m in &e.mounts {
                 match m {
                     Mount::Cache {

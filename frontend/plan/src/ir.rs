@@ -93,7 +93,7 @@ pub struct GitSource {
     pub reference: Option<String>,
     pub keep_git_dir: bool,
     /// BuildKit secret ids for the remote's credentials (`git.authtokensecret`,
-    /// `git.authheadersecret`); `None` keeps BuildKit's defaults.
+    /// `git.authheadersecret`); `None`: `GIT_AUTH_TOKEN`, `GIT_AUTH_HEADER`.
     pub auth_token_secret: Option<String>,
     pub auth_header_secret: Option<String>,
     /// The SSH agent id for ssh remotes (`git.mountsshsock`).

@@ -220,9 +220,11 @@ fn python_tiers(
                 r.span,
             );
         }
+        // The tier's own constraints files are in its view only.
+        let mut view = seen_reqs.clone();
         for c in &tier.build_constraints {
-            if !seen_reqs.contains(&c.value) {
-                seen_reqs.push(c.value.clone());
+            if !view.contains(&c.value) {
+                view.push(c.value.clone());
             }
             b.require(
                 &c.value,
@@ -248,7 +250,7 @@ fn python_tiers(
         let ctx = b.node(
             format!("[internal] load build context: requirements up to tier {tier_name}"),
             NodeKind::Context(ContextView {
-                include: seen_reqs.clone(),
+                include: view,
                 exclude: vec![],
                 purpose: format!("requirements-{tier_name}"),
             }),
@@ -281,6 +283,7 @@ fn python_tiers(
                 ]
                 .into_iter()
                 .chain(python::secret_mounts(&t.python))
+                .chain(python::no_isolation_mounts(&t.python, tier))
                 .chain(wheel_mounts)
                 .collect(),
                 network: true,

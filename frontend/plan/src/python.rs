@@ -35,6 +35,19 @@ pub fn secret_mounts(python: &Python) -> Vec<crate::ir::Mount> {
         .collect()
 }
 
+/// With `build-isolation = false`, pip keeps the wheels it builds in a scratch
+/// directory over its cache mount's `wheels/`: a wheel built against one venv (one
+/// torch) must not be reused, from the shared cache, by a build against another.
+/// Downloads stay cached. (uv gets `--refresh` instead, see [`install`].)
+pub fn no_isolation_mounts(python: &Python, tier: &Tier) -> Vec<crate::ir::Mount> {
+    if tier.build_isolation || python.installer != Installer::Pip {
+        return vec![];
+    }
+    vec![crate::ir::Mount::Tmpfs {
+        target: format!("{PIP_CACHE_DIR}/wheels"),
+    }]
+}
+
 /// Where a tier's view of the build context (its requirements files) is mounted.
 pub const CONTEXT_MOUNT: &str = "/run/strata/context";
 /// Where a tier's `wheels` steps' wheels-dirs are mounted, one directory per step.
@@ -192,7 +205,21 @@ pub fn failure_line(python: &Python, tier: &Tier) -> String {
         Installer::Pip => "pip",
         Installer::Uv => "uv",
     };
-    let files: Vec<&str> = tier.requirements.iter().map(|r| r.value.as_str()).collect();
+    let mut what: Vec<String> = tier.requirements.iter().map(|r| r.value.clone()).collect();
+    what.extend(
+        tier.wheels
+            .iter()
+            .map(|w| format!("the wheels of build step {}", w.value)),
+    );
+    if tier.wheels.len() == what.len() {
+        // Wheels only: installed with --no-index, no index is involved.
+        return format!(
+            "strata: tier {}: {installer} install of {} failed; \
+             the package and the reason are in {installer}'s lines above",
+            tier.name.value,
+            what.join(", "),
+        );
+    }
     let index = match tier.index_url.as_ref().or(python.index_url.as_ref()) {
         Some(url) => url.clone(),
         None => format!(
@@ -218,7 +245,7 @@ pub fn failure_line(python: &Python, tier: &Tier) -> String {
         "strata: tier {}: {installer} install of {} from {index}{extra} failed; \
          the package and the reason are in {installer}'s lines above",
         tier.name.value,
-        files.join(", "),
+        what.join(", "),
     )
 }
 
@@ -314,6 +341,11 @@ fn push_common(a: &mut Vec<String>, python: &Python, tier: &Tier) {
     }
     if !tier.build_isolation {
         a.push("--no-build-isolation".into());
+        // uv caches the wheels it builds from sdists without regard to the venv they
+        // were built against: revalidate instead of reusing them (see no_isolation_mounts).
+        if python.installer == Installer::Uv {
+            a.push("--refresh".into());
+        }
     }
     // A tier of build-step wheels only, installed exactly: no index is needed.
     if tier.requirements.is_empty() && !tier.wheels.is_empty() && tier.no_deps {

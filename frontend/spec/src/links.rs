@@ -44,39 +44,42 @@ pub(crate) fn check_tier_table(name: &str, span: Span, t: &Table) -> Vec<Diagnos
 }
 
 /// Checks across the target's tiers and build steps.
-pub(crate) fn check(
-    tiers: &[Tier],
-    builds: &[BuildStep],
-    variant: Option<&str>,
-) -> Vec<Diagnostic> {
+/// `owner` names the target in messages: "service `cpu`", "the spec", with its variant.
+pub(crate) fn check(tiers: &[Tier], builds: &[BuildStep], owner: &str) -> Vec<Diagnostic> {
     let mut out = vec![];
     let step_names: Vec<&str> = builds.iter().map(|b| b.name.value.as_str()).collect();
     let tier_names: Vec<&str> = tiers.iter().map(|t| t.name.value.as_str()).collect();
-    let with_variant = |d: Diagnostic| match variant {
-        Some(v) => d.with_note(format!("with VARIANT={v}")),
-        None => d,
-    };
 
     for step in builds {
         let Some(venv) = &step.venv else { continue };
         if !tier_names.contains(&venv.value.as_str()) {
             let mut d = Diagnostic::error(format!(
-                "`venv` of build step `{}` names no tier of this target: `{}`",
+                "`venv` of build step `{}` names no tier of {owner}: `{}`",
                 step.name.value, venv.value
             ))
             .with_primary(
                 venv.span,
-                "no [[python.layers]] tier of this target has this name",
+                format!("no [[python.layers]] tier of {owner} has this name"),
             );
             if let Some(c) = suggest::closest(&venv.value, tier_names.iter().copied()) {
                 d = d.with_help(format!("did you mean `{c}`?"));
             }
             d = if tier_names.is_empty() {
-                d.with_note("this target has no tiers: add [[python.layers]] entries")
+                d.with_note(format!(
+                    "{owner} has no tiers: add [[python.layers]] entries"
+                ))
             } else {
-                d.with_note(format!("the tiers are {}", suggest::list(&tier_names)))
+                d.with_note(format!(
+                    "the tiers of {owner} are {}",
+                    suggest::list(&tier_names)
+                ))
             };
-            out.push(with_variant(d));
+            if owner.starts_with("service") {
+                d = d.with_help(
+                    "build steps belong to every service: give this service its own `build` list, or add the tier to its `layers`",
+                );
+            }
+            out.push(d);
         }
     }
 
@@ -101,11 +104,11 @@ pub(crate) fn check(
                         suggest::list(&step_names)
                     ))
                 };
-                out.push(with_variant(d));
+                out.push(d);
                 continue;
             };
             if step.wheels_dir.is_none() {
-                out.push(with_variant(
+                out.push(
                     Diagnostic::error(format!(
                         "`wheels` of tier `{}` names build step `{}`, which has no `wheels-dir`",
                         tier.name.value, w.value
@@ -113,12 +116,12 @@ pub(crate) fn check(
                     .with_primary(w.span, "this step leaves no wheels")
                     .with_secondary(step.name.span, "the step is declared here")
                     .with_help("add `wheels-dir = \"/src/dist\"` (where the step writes its wheels) to the step"),
-                ));
+                );
             }
             if let Some(venv) = &step.venv {
                 let pos = tiers.iter().position(|t| t.name.value == venv.value);
                 if pos.is_some_and(|p| p >= idx) {
-                    out.push(with_variant(
+                    out.push(
                         Diagnostic::error(format!(
                             "build step `{}` runs in the venv after tier `{}`, but tier `{}` installs its wheels",
                             w.value, venv.value, tier.name.value
@@ -129,7 +132,7 @@ pub(crate) fn check(
                             "a step's `venv` names an earlier tier: the step builds against it, then `{}` installs what it built",
                             tier.name.value
                         )),
-                    ));
+                    );
                 }
             }
         }

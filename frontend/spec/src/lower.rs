@@ -190,7 +190,7 @@ pub(crate) fn lower(t: &Table, subject: &Subject<'_>) -> Result<Target, Vec<Diag
 
     let run = lower_run(t);
     let builds = builds(get(t, &["build"]), subject.args);
-    errors.extend(crate::links::check(&tiers, &builds, subject.variant));
+    errors.extend(crate::links::check(&tiers, &builds, &subject.describe()));
 
     match image {
         Some(image) if errors.is_empty() => Ok(Target {

@@ -230,7 +230,7 @@ pub enum BuildSource {
         url: String,
         reference: Option<String>,
         /// BuildKit git auth secrets (`git.authtokensecret`, `git.authheadersecret`);
-        /// `None` keeps BuildKit's defaults `GIT_AUTH_TOKEN` and `GIT_AUTH_HEADER`.
+        /// `None`: BuildKit's conventional `GIT_AUTH_TOKEN` and `GIT_AUTH_HEADER`.
         auth_token_secret: Option<String>,
         auth_header_secret: Option<String>,
     },

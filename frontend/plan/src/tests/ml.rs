@@ -55,6 +55,11 @@ fn tier_settings_reach_only_their_own_install_step() {
     );
     assert_eq!(core.env, [("MAX_JOBS".to_string(), "4".to_string())]);
     assert!(base.env.is_empty());
+    // Wheels pip builds without isolation are not kept in the shared cache.
+    assert!(core.mounts.contains(&Mount::Tmpfs {
+        target: "/root/.cache/pip/wheels".into()
+    }));
+    assert!(!base.mounts.iter().any(|m| matches!(m, Mount::Tmpfs { .. })));
     // Old pip reads PIP_CONSTRAINT, pip >= 25.3 PIP_BUILD_CONSTRAINT: both from the
     // tier's context view.
     let s = script(base);
@@ -80,6 +85,11 @@ fn tier_settings_reach_only_their_own_install_step() {
     assert_eq!(
         ctx(base),
         ["requirements-base.txt", "constraints-build.txt"]
+    );
+    assert_eq!(
+        ctx(core),
+        ["requirements-base.txt", "core/requirements.txt"],
+        "constraints are the tier's own"
     );
     assert!(
         p.required_paths
@@ -110,7 +120,11 @@ fn uv_takes_build_constraints_as_flags() {
     );
     assert!(!a.contains("PIP_"), "{a}");
     let core = exec(find(&p, "[core] uv install tier core").1);
-    assert!(core.args.join(" ").contains("--no-build-isolation"));
+    assert!(core
+        .args
+        .join(" ")
+        .contains("--no-build-isolation --refresh"));
+    assert!(!core.mounts.iter().any(|m| matches!(m, Mount::Tmpfs { .. })));
     assert!(core.env.contains(&("MAX_JOBS".into(), "4".into())));
 }
 

@@ -226,6 +226,14 @@ fn line() -> impl Strategy<Value = String> {
         "services.a.layers",
         "url",
         "ref",
+        "build-isolation",
+        "build-constraints",
+        "wheels",
+        "wheels-dir",
+        "secrets",
+        "ssh",
+        "auth-secret",
+        "auth-header-secret",
     ]);
     let values = prop::sample::select(vec![
         "\"python:3.12\"",

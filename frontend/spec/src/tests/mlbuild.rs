@@ -134,12 +134,28 @@ fn venv_naming_no_tier() {
     assert_error(
         &spec("[[python.layers]]\nname = \"torch\"\nrequirements = [\"r.txt\"]\n[[build]]\nname = \"w\"\nvenv = \"trch\"\n"),
         &[
-            "error: `venv` of build step `w` names no tier of this target: `trch`",
+            "error: `venv` of build step `w` names no tier of the spec: `trch`",
             "--> strata.toml:9:8",
             "help: did you mean `torch`?",
-            "note: the tiers are `torch`",
+            "note: the tiers of the spec are `torch`",
         ],
     );
+}
+
+#[test]
+fn venv_naming_a_tier_a_service_leaves_out() {
+    assert_error(
+        &spec("[[python.layers]]\nname = \"base\"\nrequirements = [\"r.txt\"]\n[[python.layers]]\nname = \"torch\"\nrequirements = [\"t.txt\"]\n[[build]]\nname = \"ext\"\nvenv = \"torch\"\n[services.gpu]\n[services.cpu]\nlayers = [\"base\"]\n"),
+        &[
+            "error: `venv` of build step `ext` names no tier of service `cpu`: `torch`",
+            "--> strata.toml:12:8",
+            "help: build steps belong to every service",
+            "note: the tiers of service `cpu` are `base`",
+        ],
+    );
+    // With its own (empty) build list the service is fine.
+    let text = spec("[[python.layers]]\nname = \"base\"\nrequirements = [\"r.txt\"]\n[[python.layers]]\nname = \"torch\"\nrequirements = [\"t.txt\"]\n[[build]]\nname = \"ext\"\nvenv = \"torch\"\n[services.gpu]\n[services.cpu]\nlayers = [\"base\"]\nbuild = []\n");
+    assert_eq!(render(&text), "");
 }
 
 #[test]
