@@ -219,7 +219,7 @@ fn gpu_service_variants_share_what_the_variant_does_not_change() {
             .unwrap_or_else(|| panic!("no op `{name}` in {ops:?}"))
     };
     for name in [
-        "[app] builder: apt-get install gcc libc6-dev",
+        "[app] builder: apt-get install gcc libc6-dev python3-dev",
         "[app] pip install tier base",
         "[app] layer: tier base",
         "[app] layer: venv /opt/venv",
