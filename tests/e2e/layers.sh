@@ -19,7 +19,8 @@
 #                                     media adds a runtime package): the two share every layer
 #                                     above the runtime chain; the app's bytecode is checked-hash
 #                                     and the context's .git/__pycache__/*.pyc/.venv are absent;
-#                                     uid/gid 12345:23456; the dev target's env/run override; a
+#                                     a service with both [app] settings off copies the context as
+#                                     it is; uid/gid 12345:23456; the dev target's env/run override; a
 #                                     proxy build arg reaches a [[build]] step, is not in the
 #                                     image config and another value re-runs nothing
 #   uv_installer                      installer = "uv" (wheels from a local index on 127.0.0.1):
@@ -482,6 +483,10 @@ run.cmd = ["python", "-m", "app", "--reload"]
 
 [services.media]
 system.packages = ["tini"]
+
+# Both app settings off: the context's files as they are, nothing compiled.
+[services.raw]
+app = { default-excludes = false, compile-bytecode = false }
 SPEC
   echo "typing-extensions==4.16.0" >"$d/requirements.txt"
   echo "a source of the build step" >"$d/native/README"
@@ -569,6 +574,24 @@ for p in glob.glob(\"/app/app/**/__pycache__/*.pyc\", recursive=True):
     || fail "the pyc or its co_filename is not the workdir's: $(echo "$out" | paste -sd ' ' -)"
 }
 
+# The defaults can be turned off per service: `raw` copies the context as it is and
+# compiles nothing.
+test_ml_app_settings_can_be_turned_off() {
+  need_image "$ML_PLAIN" || return 1
+  local img=$IMG-ml-raw:$RUN_ID out
+  build_ml ml-raw "$img" raw || return 1
+  out=$(in_image "$img" '
+    for p in /app/.git/HEAD /app/.venv/bin/python /app/app/__pycache__/stale.cpython-311.pyc /app/app/pkg/stray.pyc; do
+      [ -f "$p" ] || echo "no $p"
+    done
+    [ -e /app/app/__pycache__/__main__.cpython-311.pyc ] && echo "compiled although compile-bytecode = false"
+    true' 2>&1)
+  [ -z "$out" ] || { fail "$(echo "$out" | paste -sd ';' -)"; return 1; }
+  if vertices "$LOG" | cut -f5 | grep -q 'compile app bytecode'; then
+    fail "a compile step ran with compile-bytecode = false"
+  fi
+}
+
 test_ml_uid_gid() {
   need_image "$ML_PLAIN" || return 1
   local ids; ids=$(docker run --rm --network none --label "$LABEL" --entrypoint sh "$ML_PLAIN" -c 'echo "$(id -u):$(id -g) $(stat -c %u:%g /app)"' 2>&1)
@@ -623,6 +646,7 @@ TESTS=(
   test_ml_builds
   test_ml_runtime_package_keeps_tier_layers
   test_ml_app_bytecode_and_default_excludes
+  test_ml_app_settings_can_be_turned_off
   test_ml_uid_gid
   test_ml_dev_target_overrides_env_and_run
   test_ml_proxy_build_args
