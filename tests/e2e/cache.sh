@@ -191,7 +191,8 @@ expect_all_cached() {
 
 # The steps an app edit must run, and nothing else: the app copy, and the merge that
 # stacks the layers (it has the new app layer as input; it executes nothing).
-APP_EDIT_STEPS=$'[app] assemble image layers\n[app] copy app to /app'
+# The app's steps: staged on the builder image, compiled ([app] compile-bytecode), copied.
+APP_EDIT_STEPS=$'[app] app: sources at /strata-app\n[app] assemble image layers\n[app] compile app bytecode (checked-hash)\n[app] copy app to /app'
 
 # edit_app: change one file of the app.
 edit_app() { printf 'print("edited %s")\n' "$RUN_ID" >>"$APP/app/main.py"; }
@@ -339,7 +340,6 @@ test_inline_app_edit() {
 # which inline cache does not have, so the builder chain runs again up to that tier. The
 # layers of the unchanged tiers below are still cache hits.
 INLINE_REQ_EDIT_STEPS=$'[app] assemble image layers
-[app] builder: apt-get install jq
 [app] builder: install pip
 [app] create venv /opt/venv
 [app] layer: tier web

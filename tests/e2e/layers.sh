@@ -15,6 +15,14 @@
 #   app_edit_runs_only_app_step       after an app-file edit only the app copy runs
 #   tests_pruned_except_dev           no tests/ inside site-packages packages in a production
 #                                     target; they are there in the NAME-dev target
+#   ml_*                              issue 13, on an app of its own (services plain and media,
+#                                     media adds a runtime package): the two share every layer
+#                                     above the runtime chain; the app's bytecode is checked-hash
+#                                     and the context's .git/__pycache__/*.pyc/.venv are absent;
+#                                     a service with both [app] settings off copies the context as
+#                                     it is; uid/gid 12345:23456; the dev target's env/run override; a
+#                                     proxy build arg reaches a [[build]] step, is not in the
+#                                     image config and another value re-runs nothing
 #   uv_installer                      installer = "uv" (wheels from a local index on 127.0.0.1):
 #                                     the app runs; bytecode compiled; no links into the cache,
 #                                     no uv, uv cache or pip in the image; a --no-cache rebuild
@@ -303,7 +311,9 @@ test_app_edit_runs_only_app_step() {
   ran=$(ran_steps "$LOG")
   [ -n "$(vertices "$LOG")" ] || { fail "no vertex in the progress output (unparsable log?)"; return 1; }
   grep -q 'copy app' <<<"$ran" || { fail "the app copy did not run after the edit (ran: $(echo "$ran" | paste -sd '|' -))"; return 1; }
-  other=$(grep -v 'copy app' <<<"$ran" || true)
+  grep -q 'compile app bytecode' <<<"$ran" || { fail "the app's bytecode was not compiled again after the edit"; return 1; }
+  # The app's steps: staged on the builder image, compiled, copied.
+  other=$(grep -Ev 'copy app|app: sources at /strata-app|compile app bytecode' <<<"$ran" || true)
   [ -z "$other" ] || fail "an app edit ran other steps: $(echo "$other" | paste -sd '|' -)"
 }
 
@@ -424,6 +434,203 @@ SPEC
   [ -z "$again" ] || fail "the rebuild downloaded wheels again (uv cache mount not reused): $(echo "$again" | head -n 2 | paste -sd ' ' -)"
 }
 
+# --- issue 13: runtime packages off the builder, app bytecode, default excludes, [dev],
+# uid/gid, proxy build args. One app, services `plain` and `media` (media adds the runtime
+# package tini and nothing else).
+
+MLAPP=$WORK/mlapp
+ML_PLAIN=$IMG-ml-plain:$RUN_ID
+ML_MEDIA=$IMG-ml-media:$RUN_ID
+ML_DEV=$IMG-ml-plain-dev:$RUN_ID
+ML_PROXY=$IMG-ml-proxy:$RUN_ID
+PROXY_A=http://proxy-a.invalid:3128
+PROXY_B=http://proxy-b.invalid:3128
+
+write_mlapp() {
+  local d=$MLAPP
+  rm -rf "$d"; mkdir -p "$d/app/pkg" "$d/app/__pycache__" "$d/.git" "$d/.venv/bin" "$d/app/.pytest_cache" "$d/native"
+  cat >"$d/strata.toml" <<'SPEC'
+# syntax=strata/frontend:dev
+version = 1
+
+[image]
+base = "localhost/python:3.11-bookworm"
+uid = 12345
+gid = 23456
+env = { LOG_LEVEL = "info" }
+
+[[python.layers]]
+name = "base"
+requirements = ["requirements.txt"]
+
+# A build step that records the proxy it sees (FTP_PROXY: no download here uses FTP, so a
+# made-up proxy breaks nothing).
+[[build]]
+name = "proxy"
+context = ["native/"]
+run = ["mkdir -p /out", "echo \"upper=$${FTP_PROXY:-unset} lower=$${ftp_proxy:-unset}\" > /out/proxy.txt"]
+outputs = { "/out" = "/opt/proxy" }
+
+[run]
+cmd = ["python", "-m", "app"]
+
+[dev]
+image.env = { LOG_LEVEL = "debug" }
+
+[services.plain]
+[services.plain.dev]
+run.cmd = ["python", "-m", "app", "--reload"]
+
+[services.media]
+system.packages = ["tini"]
+
+# Both app settings off: the context's files as they are, nothing compiled.
+[services.raw]
+app = { default-excludes = false, compile-bytecode = false }
+SPEC
+  echo "typing-extensions==4.16.0" >"$d/requirements.txt"
+  echo "a source of the build step" >"$d/native/README"
+  printf 'import typing_extensions\nfrom app import pkg\nprint("ml", pkg.VALUE)\n' >"$d/app/__main__.py"
+  : >"$d/app/__init__.py"
+  printf 'VALUE = 42\n' >"$d/app/pkg/__init__.py"
+  # What the guides clean from the app, with no .dockerignore here to do it:
+  echo "stale bytecode" >"$d/app/__pycache__/stale.cpython-311.pyc"
+  echo "stray bytecode" >"$d/app/pkg/stray.pyc"
+  echo "ref: refs/heads/main" >"$d/.git/HEAD"
+  echo "#!/bin/sh" >"$d/.venv/bin/python"
+  echo "cache" >"$d/app/.pytest_cache/README.md"
+}
+
+build_ml() {
+  local name=$1 image=$2 target=$3; shift 3
+  LOG=$LOGS/$name.log
+  BUILT+=("$image")
+  local args=(buildx build --network host --load --progress=rawjson --target "$target"
+              -f "$MLAPP/strata.toml" -t "$image")
+  [ "$FRONTEND" != "$DEFAULT_FRONTEND" ] && args+=(--build-arg "BUILDKIT_SYNTAX=$FRONTEND")
+  echo "+ docker ${args[*]} $* $MLAPP" >"$LOG"
+  docker "${args[@]}" "$@" "$MLAPP" >>"$LOG" 2>&1 || { fail "build of $image failed: $(grep -m1 -i error "$LOG")"; return 1; }
+}
+
+test_ml_builds() {
+  write_mlapp
+  build_ml ml-plain "$ML_PLAIN" plain --build-arg "FTP_PROXY=$PROXY_A" || return 1
+  build_ml ml-media "$ML_MEDIA" media --build-arg "FTP_PROXY=$PROXY_A" || return 1
+  local out; out=$(docker run --rm --network none --label "$LABEL" "$ML_PLAIN" 2>&1)
+  [ "$out" = "ml 42" ] || fail "the app printed '$out'"
+}
+
+# Two services that differ only by a runtime package share every layer but the runtime
+# chain's: the venv, the tier, the build output and the app, digest for digest; the
+# builder never installs the runtime package.
+test_ml_runtime_package_keeps_tier_layers() {
+  need_image "$ML_PLAIN" || return 1; need_image "$ML_MEDIA" || return 1
+  local ip=$WORK/ml-plain.idx im=$WORK/ml-media.idx
+  layer_index "$ML_PLAIN" >"$ip" && layer_index "$ML_MEDIA" >"$im" || { fail "docker save failed"; return 1; }
+  local lp lm; lp=$(layer_of "$ip" typing_extensions-4.16.0); lm=$(layer_of "$im" typing_extensions-4.16.0)
+  [ -n "$lp" ] && [ -n "$lm" ] || { fail "no layer installs typing-extensions in one of the services"; return 1; }
+  [ "$lp" = "$lm" ] || { fail "tier base differs: plain $lp, media $lm"; return 1; }
+  # Every layer of plain above the base image and the user is in media too (venv, tier,
+  # build output, app); media has exactly one layer more (its apt install).
+  local base_n np nm missing
+  base_n=$(docker image inspect -f '{{len .RootFS.Layers}}' "$BASE_IMAGE")
+  np=$(layers "$ML_PLAIN" | jq length); nm=$(layers "$ML_MEDIA" | jq length)
+  [ "$nm" = "$((np + 1))" ] || { fail "media has $nm layers, plain $np: expected one more"; return 1; }
+  missing=$(jq -rn --argjson p "$(layers "$ML_PLAIN")" --argjson m "$(layers "$ML_MEDIA")" --argjson k "$((base_n + 1))" \
+    '$p[$k:] - $m | length')
+  [ "$missing" = 0 ] || { fail "$missing of plain's layers above its runtime chain are not in media"; return 1; }
+  vertices "$LOGS/ml-media.log" | cut -f5 | grep -q 'apt-get install tini' \
+    || { fail "media has no runtime 'apt-get install tini' step"; return 1; }
+  if vertices "$LOGS/ml-media.log" | cut -f5 | grep -q 'builder: apt-get'; then
+    fail "the builder installed packages (runtime packages must stay off it)"; return 1
+  fi
+  in_image "$ML_MEDIA" 'command -v tini' >/dev/null || fail "tini is not in media's image"
+}
+
+test_ml_app_bytecode_and_default_excludes() {
+  need_image "$ML_PLAIN" || return 1
+  local out
+  out=$(in_image "$ML_PLAIN" '
+    for p in /app/.git /app/.venv /app/app/.pytest_cache /app/app/__pycache__/stale.cpython-311.pyc /app/app/pkg/stray.pyc; do
+      [ -e "$p" ] && echo "$p was copied"
+    done
+    for p in /app/app/__pycache__/__main__.cpython-311.pyc /app/app/pkg/__pycache__/__init__.cpython-311.pyc; do
+      [ -f "$p" ] || { echo "no $p"; continue; }
+      [ "$(stat -c %Y "$p")" = 0 ] || echo "$p has mtime $(stat -c %Y "$p"), not 0"
+    done
+    python -c "
+import glob
+for p in glob.glob(\"/app/app/**/__pycache__/*.pyc\", recursive=True):
+    flags = int.from_bytes(open(p, \"rb\").read()[4:8], \"little\")
+    if flags != 3:
+        print(p, \"is not a checked-hash pyc: flags\", flags)
+"
+    true' 2>&1)
+  [ -z "$out" ] || { fail "$(echo "$out" | paste -sd ';' -)"; return 1; }
+  # The bytecode is the workdir's: Python finds it there and it names the workdir's source.
+  out=$(docker run --rm --network none --label "$LABEL" --entrypoint python "$ML_PLAIN" -c \
+    'import app.pkg; s = app.pkg.__spec__; print(s.cached); print(s.loader.get_code("app.pkg").co_filename)' 2>&1)
+  grep -qx '/app/app/pkg/__pycache__/__init__.cpython-311.pyc' <<<"$out" && grep -qx '/app/app/pkg/__init__.py' <<<"$out" \
+    || fail "the pyc or its co_filename is not the workdir's: $(echo "$out" | paste -sd ' ' -)"
+}
+
+# The defaults can be turned off per service: `raw` copies the context as it is and
+# compiles nothing.
+test_ml_app_settings_can_be_turned_off() {
+  need_image "$ML_PLAIN" || return 1
+  local img=$IMG-ml-raw:$RUN_ID out
+  build_ml ml-raw "$img" raw || return 1
+  out=$(in_image "$img" '
+    for p in /app/.git/HEAD /app/.venv/bin/python /app/app/__pycache__/stale.cpython-311.pyc /app/app/pkg/stray.pyc; do
+      [ -f "$p" ] || echo "no $p"
+    done
+    [ -e /app/app/__pycache__/__main__.cpython-311.pyc ] && echo "compiled although compile-bytecode = false"
+    true' 2>&1)
+  [ -z "$out" ] || { fail "$(echo "$out" | paste -sd ';' -)"; return 1; }
+  if vertices "$LOG" | cut -f5 | grep -q 'compile app bytecode'; then
+    fail "a compile step ran with compile-bytecode = false"
+  fi
+}
+
+test_ml_uid_gid() {
+  need_image "$ML_PLAIN" || return 1
+  local ids; ids=$(docker run --rm --network none --label "$LABEL" --entrypoint sh "$ML_PLAIN" -c 'echo "$(id -u):$(id -g) $(stat -c %u:%g /app)"' 2>&1)
+  [ "$ids" = "12345:23456 12345:23456" ] || { fail "ids (user, /app owner) are '$ids', expected 12345:23456 for both"; return 1; }
+  [ "$(docker image inspect -f '{{.Config.User}}' "$ML_PLAIN")" = 12345:23456 ] || fail "Config.User is not 12345:23456"
+}
+
+test_ml_dev_target_overrides_env_and_run() {
+  need_image "$ML_PLAIN" || return 1
+  build_ml ml-plain-dev "$ML_DEV" plain-dev || return 1
+  local env cmd
+  env=$(docker image inspect -f '{{json .Config.Env}}' "$ML_DEV")
+  cmd=$(docker image inspect -f '{{json .Config.Cmd}}' "$ML_DEV")
+  jq -e 'index("LOG_LEVEL=debug")' <<<"$env" >/dev/null || { fail "the dev target's env lacks LOG_LEVEL=debug: $env"; return 1; }
+  [ "$cmd" = '["python","-m","app","--reload"]' ] || { fail "the dev target's cmd is $cmd"; return 1; }
+  env=$(docker image inspect -f '{{json .Config.Env}}' "$ML_PLAIN")
+  cmd=$(docker image inspect -f '{{json .Config.Cmd}}' "$ML_PLAIN")
+  jq -e 'index("LOG_LEVEL=info")' <<<"$env" >/dev/null && [ "$cmd" = '["python","-m","app"]' ] \
+    || fail "the production target got the dev overrides: $env $cmd"
+}
+
+# A proxy build arg reaches a downloading step (in both cases, as BuildKit sets them), is
+# not in the image config, and another value rebuilds nothing.
+test_ml_proxy_build_args() {
+  need_image "$ML_PLAIN" || return 1
+  local got; got=$(in_image "$ML_PLAIN" 'cat /opt/proxy/proxy.txt' 2>&1)
+  [ "$got" = "upper=$PROXY_A lower=$PROXY_A" ] || { fail "the build step saw '$got', expected $PROXY_A in both cases"; return 1; }
+  if docker image inspect -f '{{json .Config}}' "$ML_PLAIN" | grep -qi 'proxy'; then
+    fail "a proxy setting is in the image config"; return 1
+  fi
+  build_ml ml-proxy "$ML_PROXY" plain --build-arg "ftp_proxy=$PROXY_B" || return 1
+  local ran; ran=$(executed "$LOG")
+  [ -n "$(vertices "$LOG")" ] || { fail "no vertex in the progress output"; return 1; }
+  [ -z "$ran" ] || { fail "another proxy value re-ran steps: $(echo "$ran" | paste -sd '|' -)"; return 1; }
+  if docker image inspect -f '{{json .Config}}' "$ML_PROXY" | grep -qi 'proxy'; then
+    fail "a proxy setting is in the rebuilt image's config"
+  fi
+}
+
 # ------------------------------------------------------------------ runner
 
 TESTS=(
@@ -436,9 +643,23 @@ TESTS=(
   test_app_edit_runs_only_app_step
   test_tier_change_keeps_earlier_layers
   test_uv_installer
+  test_ml_builds
+  test_ml_runtime_package_keeps_tier_layers
+  test_ml_app_bytecode_and_default_excludes
+  test_ml_app_settings_can_be_turned_off
+  test_ml_uid_gid
+  test_ml_dev_target_overrides_env_and_run
+  test_ml_proxy_build_args
 )
 
 # --only REGEX: the builds every check needs run too.
-selected() { [ -z "$ONLY" ] || [ "$1" = test_preflight ] || [ "$1" = test_builds ] || [[ "${1#test_}" =~ $ONLY ]]; }
+selected() {
+  [ -z "$ONLY" ] || [ "$1" = test_preflight ] || [[ "${1#test_}" =~ $ONLY ]] && return 0
+  case $1 in
+    test_builds) [[ "$ONLY" != *ml_* ]] ;;   # not for --only 'ml_...'
+    test_ml_builds) [[ "$ONLY" == *ml_* ]] ;;
+    *) return 1 ;;
+  esac
+}
 
 run_tests

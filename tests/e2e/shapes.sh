@@ -103,11 +103,13 @@ build() {
 flaked() { tail -n 3 "$1" | grep -qx 'ERROR: failed to solve: not found'; }
 
 # dockerfile_image TAG DIR: build DIR/Dockerfile with BuildKit's own Dockerfile frontend.
+# The stand-ins' RUNs need no network: --network none, so that they build when the
+# daemon's default bridge is unusable (seen on the shared daemon: "docker0 ... Device does not exist").
 dockerfile_image() {
   local log; log=$LOGS/image-$(basename "$2").log
   BUILT+=("$1")
-  docker buildx build --load --provenance=false --progress=plain -t "$1" "$2" >"$log" 2>&1 && return 0
-  flaked "$log" && docker buildx build --load --provenance=false --progress=plain -t "$1" "$2" >>"$log" 2>&1 \
+  docker buildx build --network none --load --provenance=false --progress=plain -t "$1" "$2" >"$log" 2>&1 && return 0
+  flaked "$log" && docker buildx build --network none --load --provenance=false --progress=plain -t "$1" "$2" >>"$log" 2>&1 \
     && return 0
   fail "could not build stand-in $1 (log $log)"
 }

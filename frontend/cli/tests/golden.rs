@@ -45,6 +45,21 @@ fn cases() -> Vec<(String, PathBuf, Vec<&'static str>)> {
             Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mlbuild/strata.toml"),
             vec![],
         ),
+        (
+            "gpu-service-cpu".into(),
+            ex.join("gpu-service/strata.toml"),
+            vec![],
+        ),
+        (
+            "gpu-service-cuda".into(),
+            ex.join("gpu-service/strata.toml"),
+            vec!["--build-arg", "VARIANT=cuda"],
+        ),
+        (
+            "gpu-service-dev".into(),
+            ex.join("gpu-service/strata.toml"),
+            vec!["--target", "dev"],
+        ),
     ]
 }
 
@@ -181,6 +196,49 @@ system.packages = ["ffmpeg"]
     }
     assert!(tts.iter().any(|(n, _)| n == "apt-get install ffmpeg"));
     assert!(!core.iter().any(|(n, _)| n.contains("ffmpeg")));
+}
+
+#[test]
+fn gpu_service_variants_share_what_the_variant_does_not_change() {
+    // CPU and CUDA differ in the runtime base and tier `torch` (and so `speech` above it);
+    // the builder, tier `base`, the venv and both build steps are the same ops.
+    let spec = examples().join("gpu-service/strata.toml");
+    let spec = spec.to_str().unwrap();
+    let ops = |variant: &str| -> Vec<(String, String)> {
+        let arg = format!("VARIANT={variant}");
+        let v: serde_json::Value =
+            serde_json::from_slice(&stdout_of(&["llb", spec, "--json", "--build-arg", &arg]))
+                .unwrap();
+        v["ops"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|o| Some((o["name"].as_str()?.into(), o["digest"].as_str()?.into())))
+            .collect()
+    };
+    let (cpu, cuda) = (ops("cpu"), ops("cuda"));
+    let digest = |ops: &[(String, String)], name: &str| {
+        ops.iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, d)| d.clone())
+            .unwrap_or_else(|| panic!("no op `{name}` in {ops:?}"))
+    };
+    for name in [
+        "[app] builder: apt-get install gcc libc6-dev python3-dev",
+        "[app] pip install tier base",
+        "[app] layer: tier base",
+        "[app] layer: venv /opt/venv",
+        "[app] build fastmel",
+        "[app] build model",
+        "[app] copy /opt/out/site-packages from build fastmel to /opt/venv/lib/python3.11/site-packages",
+        "[app] copy /opt/model from build model to /opt/models/whisper-tiny",
+    ] {
+        assert_eq!(digest(&cpu, name), digest(&cuda, name), "{name}");
+    }
+    assert_ne!(
+        digest(&cpu, "[app] pip install tier torch"),
+        digest(&cuda, "[app] pip install tier torch")
+    );
 }
 
 #[test]

@@ -365,10 +365,11 @@ fn app_actions(
 /// `[app] exclude` after the [`app::DEFAULT_EXCLUDES`] (unless `default-excludes =
 /// false`), so that a `!pattern` there re-includes one.
 fn app_excludes(a: &strata_spec::model::App) -> Vec<String> {
-    let defaults = a
-        .default_excludes
-        .then_some(app::DEFAULT_EXCLUDES)
-        .unwrap_or_default();
+    let defaults: &[&str] = if a.default_excludes {
+        app::DEFAULT_EXCLUDES
+    } else {
+        &[]
+    };
     defaults
         .iter()
         .map(|p| p.to_string())
