@@ -564,6 +564,41 @@ EOF
   return 0
 }
 
+# Issue 15: a build argument reaches a [[build]] step as an environment variable (as a
+# Dockerfile's ARG): a value made to break out of the command's quotes is data.
+test_build_arg_in_build_step_is_data_not_command() {
+  local dir=$COPIES/argdata img=$NS/argdata:1
+  rm -rf "$dir"; mkdir -p "$dir/src"
+  echo x >"$dir/src/x"
+  cat >"$dir/strata.toml" <<EOF
+# syntax=$DEFAULT_FRONTEND
+version = 1
+[args]
+VERSION = "1.0"
+[image]
+base = "$BASE_IMAGE"
+[[build]]
+name = "stamp"
+context = ["src/"]
+run = ["mkdir -p /src/out", "printf '%s' \"\${VERSION}\" > /src/out/version", "printf '%s' \"\$VERSION\" > /src/out/bare"]
+outputs = { "/src/out" = "/opt/stamp" }
+[app]
+include = []
+[run]
+cmd = ["cat", "/opt/stamp/version"]
+EOF
+  local value='1"; echo PWNED >/src/out/pwned; echo "'
+  build argdata "$dir" "$img" plain --build-arg "VERSION=$value" \
+    || { fail "build failed: $(grep -m1 -i error "$LOG")"; return 1; }
+  local got bare
+  got=$(in_image "$img" cat /opt/stamp/version) || { fail "no /opt/stamp/version"; return 1; }
+  bare=$(in_image "$img" cat /opt/stamp/bare)
+  [ "$got" = "$value" ] || { fail "\${VERSION} gave '$got', expected the value byte for byte"; return 1; }
+  [ "$bare" = "$value" ] || { fail "\$VERSION gave '$bare', expected the value byte for byte"; return 1; }
+  in_image "$img" sh -c 'test ! -e /opt/stamp/pwned' || { fail "the value ran as a command"; return 1; }
+  return 0
+}
+
 # --- package managers found in the base image
 
 test_apk_base_with_packages_builds() {
@@ -751,6 +786,7 @@ TESTS=(
   test_native_build_keeps_only_artefacts
   test_native_build_serves
   test_failing_build_step_shows_output_and_names_step
+  test_build_arg_in_build_step_is_data_not_command
   test_apk_base_with_packages_builds
   test_no_package_manager_is_a_clear_error
   test_netrc_secret_is_used_and_never_leaks

@@ -84,8 +84,7 @@ fn load(path: &Path) -> Result<SourceFile> {
     let mut bytes = vec![];
     std::io::Read::read_to_end(
         &mut std::io::Read::take(
-            std::fs::File::open(path)
-                .with_context(|| format!("cannot read {}", path.display()))?,
+            std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?,
             MAX_SPEC + 1,
         ),
         &mut bytes,

@@ -97,7 +97,9 @@ fn resolve(root: &Path, rel: &str) -> Result<Option<PathBuf>, String> {
         }
         links += 1;
         if links > MAX_LINKS {
-            return Err(format!("`{rel}` goes through more than {MAX_LINKS} symbolic links"));
+            return Err(format!(
+                "`{rel}` goes through more than {MAX_LINKS} symbolic links"
+            ));
         }
         let target = std::fs::read_link(&p).map_err(|e| format!("`{rel}`: {e}"))?;
         let shown = target.display().to_string();
@@ -169,8 +171,14 @@ mod tests {
         symlink("../../etc/passwd", d.join("sub/out.txt")).unwrap();
         symlink("loop.txt", d.join("loop.txt")).unwrap();
         assert_eq!(read(&d, "in.txt", 1024).unwrap().as_deref(), Some("a==1\n"));
-        assert_eq!(read(&d, "sub/up.txt", 1024).unwrap().as_deref(), Some("a==1\n"));
-        assert_eq!(read(&d, "dirlink/up.txt", 1024).unwrap().as_deref(), Some("a==1\n"));
+        assert_eq!(
+            read(&d, "sub/up.txt", 1024).unwrap().as_deref(),
+            Some("a==1\n")
+        );
+        assert_eq!(
+            read(&d, "dirlink/up.txt", 1024).unwrap().as_deref(),
+            Some("a==1\n")
+        );
         assert_eq!(read(&d, "missing.txt", 1024).unwrap(), None);
         assert_eq!(read(&d, "real.txt/x", 1024).unwrap(), None);
         let e = read(&d, "env.txt", 1024).unwrap_err();
@@ -180,7 +188,9 @@ mod tests {
         );
         let e = read(&d, "sub/out.txt", 1024).unwrap_err();
         assert!(e.contains("outside the build context"), "{e}");
-        assert!(read(&d, "loop.txt", 1024).unwrap_err().contains("more than 40"));
+        assert!(read(&d, "loop.txt", 1024)
+            .unwrap_err()
+            .contains("more than 40"));
         assert!(read(&d, "../x", 1024).unwrap_err().contains("leaves"));
         let _ = std::fs::remove_dir_all(&d);
     }
@@ -192,8 +202,14 @@ mod tests {
         assert!(read(&d, "zero.txt", 1024).unwrap_err().contains("outside"));
         std::fs::write(d.join("big.txt"), "x".repeat(2 << 20)).unwrap();
         let e = read(&d, "big.txt", 1 << 20).unwrap_err();
-        assert_eq!(e, "`big.txt` is 2097152 bytes, more than the 1 MiB a file may have here");
-        assert_eq!(read(&d, "sub", 1024).unwrap_err(), "`sub` is a directory, not a regular file");
+        assert_eq!(
+            e,
+            "`big.txt` is 2097152 bytes, more than the 1 MiB a file may have here"
+        );
+        assert_eq!(
+            read(&d, "sub", 1024).unwrap_err(),
+            "`sub` is a directory, not a regular file"
+        );
         let fifo = d.join("fifo.txt");
         let ok = std::process::Command::new("mkfifo").arg(&fifo).status();
         if ok.map(|s| s.success()).unwrap_or(false) {

@@ -92,7 +92,10 @@ fn links_out_of_the_directory_and_devices_are_refused_unread() {
         "{err}"
     );
     assert!(err.contains("--> "), "located: {err}");
-    assert!(err.contains("`ml.txt` is a symbolic link to `/dev/zero`"), "{err}");
+    assert!(
+        err.contains("`ml.txt` is a symbolic link to `/dev/zero`"),
+        "{err}"
+    );
 
     // A named pipe inside the directory: refused without opening it (it would block).
     std::fs::remove_file(dir.join("ml.txt")).unwrap();
@@ -109,7 +112,10 @@ fn links_out_of_the_directory_and_devices_are_refused_unread() {
             .unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{err}");
-        assert!(err.contains("`ml.txt` is a named pipe, not a regular file"), "{err}");
+        assert!(
+            err.contains("`ml.txt` is a named pipe, not a regular file"),
+            "{err}"
+        );
     }
 }
 
@@ -119,5 +125,8 @@ fn huge_requirements_files_are_refused() {
     let big = "x==1\n".repeat((8 << 20) / 5 + 10);
     let (ok, err) = check(&[("base.txt", &big), ("ml.txt", "y==1\n")]);
     assert!(!ok, "{err}");
-    assert!(err.contains("more than the 8 MiB a file may have here"), "{err}");
+    assert!(
+        err.contains("more than the 8 MiB a file may have here"),
+        "{err}"
+    );
 }

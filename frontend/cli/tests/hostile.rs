@@ -38,7 +38,11 @@ fn a_hostile_build_arg_is_in_the_build_steps_env_not_its_command() {
         &dir.0,
         &["llb", "strata.toml", "--json", "--build-arg", &arg],
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let mut found = false;
     for op in json["ops"].as_array().unwrap() {
@@ -63,7 +67,10 @@ fn a_hostile_build_arg_is_in_the_build_steps_env_not_its_command() {
             .iter()
             .map(|a| a.as_str().unwrap())
             .collect();
-        assert!(env.contains(&format!("VERSION={hostile}").as_str()), "{env:?}");
+        assert!(
+            env.contains(&format!("VERSION={hostile}").as_str()),
+            "{env:?}"
+        );
     }
     assert!(found, "no build step in {json}");
     assert!(!String::from_utf8_lossy(&out.stdout)
@@ -101,20 +108,33 @@ fn cache_mount_ids_honour_buildkit_cache_mount_ns() {
         let mut args = vec!["llb", "strata.toml", "--json"];
         args.extend_from_slice(extra);
         let (out, _) = strata(&dir.0, &args);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         serde_json::from_slice(&out.stdout).unwrap()
     };
     let plain = cache_ids(&json(&[]));
     assert!(plain.iter().any(|i| i == "strata-uv"), "{plain:?}");
-    assert!(plain.iter().any(|i| i.starts_with("strata-apt-")), "{plain:?}");
-    assert!(plain.iter().any(|i| i == "strata-build|lib|/root/.cache/x"), "{plain:?}");
+    assert!(
+        plain.iter().any(|i| i.starts_with("strata-apt-")),
+        "{plain:?}"
+    );
+    assert!(
+        plain.iter().any(|i| i == "strata-build|lib|/root/.cache/x"),
+        "{plain:?}"
+    );
     let spaced = cache_ids(&json(&["--build-arg", "BUILDKIT_CACHE_MOUNT_NS=tenant-a"]));
     assert_eq!(spaced.len(), plain.len());
     for (a, b) in plain.iter().zip(&spaced) {
         assert_eq!(b, &format!("tenant-a/{a}"));
     }
     // An empty namespace changes nothing.
-    assert_eq!(cache_ids(&json(&["--build-arg", "BUILDKIT_CACHE_MOUNT_NS="])), plain);
+    assert_eq!(
+        cache_ids(&json(&["--build-arg", "BUILDKIT_CACHE_MOUNT_NS="])),
+        plain
+    );
 }
 
 /// `[app] exclude = ["!.env"]` must not bring back what .dockerignore excludes: the
@@ -126,14 +146,16 @@ fn app_exclude_negations_do_not_beat_dockerignore() {
     let dir = TempDir::new("exclude-neg");
     std::fs::write(dir.0.join(".dockerignore"), ".env\n*.log\n").unwrap();
     let spec = |exclude: &str| {
-        format!(
-            "version = 1\n[image]\nbase = \"python:3.12-slim\"\n[app]\nexclude = {exclude}\n"
-        )
+        format!("version = 1\n[image]\nbase = \"python:3.12-slim\"\n[app]\nexclude = {exclude}\n")
     };
     let app_ops = |exclude: &str| -> (serde_json::Value, serde_json::Value) {
         std::fs::write(dir.0.join("strata.toml"), spec(exclude)).unwrap();
         let (out, _) = strata(&dir.0, &["llb", "strata.toml", "--json"]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         let ops = json["ops"].as_array().unwrap();
         let view = ops
@@ -151,8 +173,17 @@ fn app_exclude_negations_do_not_beat_dockerignore() {
         (view, copy)
     };
     let (view, copy) = app_ops("[\"tests/\", \"!.env\"]");
-    let defaults = ["**/.git", "**/__pycache__", "**/*.pyc", "**/.venv", "**/.pytest_cache"];
-    assert_eq!(view["local.excludepatterns"], r#"[".env","*.log"]"#, "{view}");
+    let defaults = [
+        "**/.git",
+        "**/__pycache__",
+        "**/*.pyc",
+        "**/.venv",
+        "**/.pytest_cache",
+    ];
+    assert_eq!(
+        view["local.excludepatterns"], r#"[".env","*.log"]"#,
+        "{view}"
+    );
     let mut expected: Vec<&str> = defaults.to_vec();
     expected.extend(["tests", "!.env"]);
     assert_eq!(copy["exclude"], serde_json::json!(expected), "{copy}");
@@ -192,7 +223,9 @@ fn check_within(name: &str, spec: &str, bound: Duration) -> String {
 fn hundreds_of_services_times_hundreds_of_variants_check_fast() {
     let mut s = String::from("version = 1\n[image]\nbase = \"python:3.12-slim\"\n");
     for i in 0..300 {
-        s.push_str(&format!("[services.s{i}]\nrun.cmd = [\"python\", \"-m\", \"s{i}\"]\n"));
+        s.push_str(&format!(
+            "[services.s{i}]\nrun.cmd = [\"python\", \"-m\", \"s{i}\"]\n"
+        ));
     }
     for v in 0..300 {
         s.push_str(&format!("[variants.v{v}]\nimage.env = {{ V = \"{v}\" }}\n"));
@@ -220,12 +253,16 @@ fn a_big_env_map_merges_in_linear_time() {
 /// (100,000 took 44 s in a release build).
 #[test]
 fn thousands_of_errors_render_in_linear_time() {
-    let mut s = String::from("version = 1\n[image]\nbase = \"python:3.12-slim\"\n[system]\npackages = [\n");
+    let mut s =
+        String::from("version = 1\n[image]\nbase = \"python:3.12-slim\"\n[system]\npackages = [\n");
     for i in 0..60_000 {
         s.push_str(&format!("  \"bad package {i}\",\n"));
     }
     s.push_str("]\n");
     let err = check_within("many-errors", &s, Duration::from_secs(90));
     assert_eq!(err.matches("error: ").count(), 60_000);
-    assert!(err.contains("strata.toml:60005:"), "the last one is located");
+    assert!(
+        err.contains("strata.toml:60005:"),
+        "the last one is located"
+    );
 }

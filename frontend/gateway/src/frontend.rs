@@ -548,12 +548,11 @@ async fn requirement_warnings(bridge: &Bridge, input: &SpecInput, found: &BTreeM
     if paths.is_empty() {
         return;
     }
-    let texts = join_all(
-        paths
-            .iter()
-            .map(|p| bridge.read_file(&found[p.as_str()], p, Some((0, REQUIREMENTS_READ_MAX + 1)))),
-    )
-    .await;
+    let texts =
+        join_all(paths.iter().map(|p| {
+            bridge.read_file(&found[p.as_str()], p, Some((0, REQUIREMENTS_READ_MAX + 1)))
+        }))
+        .await;
     // A file bigger than that gets no warnings (the install step reads it all the same).
     let texts: BTreeMap<&str, String> = paths
         .iter()

@@ -72,8 +72,8 @@ impl OptionsError {
 }
 
 fn shown_value(option: &str, value: &str) -> String {
-    let secret = matches!(option, "cache-imports" | "cache-from")
-        || option.starts_with("build-arg:");
+    let secret =
+        matches!(option, "cache-imports" | "cache-from") || option.starts_with("build-arg:");
     if secret {
         return format!("<{} bytes, not shown>", value.len());
     }
@@ -696,9 +696,9 @@ fn parse_add_hosts(option: &str, v: &str) -> Result<Vec<(String, IpAddr)>, Optio
         let Some((host, ip)) = lower.split_once('=') else {
             return Err(OptionsError::invalid(option, &field, "expected host=ip"));
         };
-        let ip: IpAddr = ip.parse().map_err(|_| {
-            OptionsError::invalid(option, &field, "not an IP address after `=`")
-        })?;
+        let ip: IpAddr = ip
+            .parse()
+            .map_err(|_| OptionsError::invalid(option, &field, "not an IP address after `=`"))?;
         // The name goes into /etc/hosts: a space, a tab or a newline there would add
         // names or lines of its own.
         let host_ok = !host.is_empty()

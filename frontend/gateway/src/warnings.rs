@@ -157,7 +157,10 @@ mod tests {
         let refs: Vec<&Diagnostic> = diags.iter().collect();
         let w = requests(&f, "sha256:x", &refs);
         assert_eq!(w.len(), MAX_WARNINGS_SENT + 1);
-        assert_eq!(w.last().unwrap().short, "strata.toml: 2980 more warnings not shown");
+        assert_eq!(
+            w.last().unwrap().short,
+            "strata.toml: 2980 more warnings not shown"
+        );
         assert!(w.last().unwrap().details[0].contains("strata check strata.toml"));
         let bytes: usize = w
             .iter()

@@ -349,7 +349,10 @@ fn app_actions(
         let (from, src) = if t.app.compile_bytecode {
             let (root, img) =
                 builder_image.unwrap_or_else(|| builder_root(b, t, runtime_img, runtime_root));
-            (compile_app(b, t, app_ctx, &copy_excludes, root, img), app::STAGE)
+            (
+                compile_app(b, t, app_ctx, &copy_excludes, root, img),
+                app::STAGE,
+            )
         } else {
             (app_ctx, "/")
         };

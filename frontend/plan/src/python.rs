@@ -186,7 +186,9 @@ pub fn install(python: &Python, tier: &Tier, prune: bool) -> Install {
     let args = vec![
         "/bin/sh".into(),
         "-c".into(),
-        format!("set -eu\n{lookup}{pre}{line} || {{ s=$?; echo {failed} >&2; exit $s; }}\n{pruning}"),
+        format!(
+            "set -eu\n{lookup}{pre}{line} || {{ s=$?; echo {failed} >&2; exit $s; }}\n{pruning}"
+        ),
     ];
     Install {
         args,

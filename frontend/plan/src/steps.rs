@@ -141,7 +141,10 @@ impl Steps {
                 "export PATH={}:\"$PATH\"\n",
                 quote(&format!("{v}/bin:{}/bin", python::TOOLS_DIR))
             ));
-            for (k, val) in [("VIRTUAL_ENV", v.to_string()), ("PIP_PYTHON", format!("{v}/bin/python"))] {
+            for (k, val) in [
+                ("VIRTUAL_ENV", v.to_string()),
+                ("PIP_PYTHON", format!("{v}/bin/python")),
+            ] {
                 env.retain(|(ek, _)| ek != k);
                 env.push((k.into(), val));
             }

@@ -564,7 +564,10 @@ fn build_args_reach_build_steps_as_environment_not_command_text() {
 
     // Without the --build-arg: the default.
     let t = spec.resolve(None, &BTreeMap::new()).unwrap();
-    assert_eq!(t.builds[0].args, vec![("VERSION".to_string(), "1.0".to_string())]);
+    assert_eq!(
+        t.builds[0].args,
+        vec![("VERSION".to_string(), "1.0".to_string())]
+    );
     // A step that names no build argument gets none (its cache does not depend on them).
     let text = text.replace("${VERSION}", "x").replace("$VERSION", "y");
     let file = strata_spec::SourceFile::new("strata.toml", text);

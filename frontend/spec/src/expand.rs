@@ -403,15 +403,16 @@ fn shell_in(
         match p {
             Piece::Lit(l) => out.push_str(l),
             Piece::Ref { name, start, end } => match values.get(name) {
-                Some(val) if val.contains('\0') => {
-                    return diags.push(
-                        Diagnostic::error(format!(
-                            "build argument `{name}` holds a NUL character"
-                        ))
-                        .with_primary(snapshot.sub_span(start, end), "its value goes in this step's environment")
-                        .with_help("an environment variable cannot hold a NUL: remove it from the value"),
-                    )
-                }
+                Some(val) if val.contains('\0') => return diags.push(
+                    Diagnostic::error(format!("build argument `{name}` holds a NUL character"))
+                        .with_primary(
+                            snapshot.sub_span(start, end),
+                            "its value goes in this step's environment",
+                        )
+                        .with_help(
+                            "an environment variable cannot hold a NUL: remove it from the value",
+                        ),
+                ),
                 Some(_) => {
                     out.push_str("${");
                     out.push_str(name);

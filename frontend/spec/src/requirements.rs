@@ -241,7 +241,10 @@ fn unpinned(path: &str, span: Span, loose: &[&Requirement], first: &Requirement)
         _ => String::new(),
     };
     let message = if loose.len() == 1 {
-        format!("`{}` in `{path}` is not pinned to one version", shown(&first.text))
+        format!(
+            "`{}` in `{path}` is not pinned to one version",
+            shown(&first.text)
+        )
     } else {
         format!(
             "{} requirements in `{path}` are not pinned to one version: {}{more}",
@@ -250,7 +253,10 @@ fn unpinned(path: &str, span: Span, loose: &[&Requirement], first: &Requirement)
         )
     };
     Diagnostic::warning(message)
-        .with_primary(span, format!("{path}:{}: `{}`", first.line, shown(&first.text)))
+        .with_primary(
+            span,
+            format!("{path}:{}: `{}`", first.line, shown(&first.text)),
+        )
         .with_help(format!(
             "pin exact versions (`{}==VERSION`, e.g. from `pip freeze`): an unpinned requirement \
              installs whatever is newest when the tier's step runs, and the step's cache keeps \
@@ -262,7 +268,9 @@ fn unpinned(path: &str, span: Span, loose: &[&Requirement], first: &Requirement)
 fn repinned(tier: &str, path: &str, span: Span, r: &Requirement, earlier: &Pin) -> Diagnostic {
     Diagnostic::warning(format!(
         "tier `{tier}` asks for `{}`, which tier `{}` pinned to {}",
-        shown(&r.text), earlier.tier, shown(&earlier.version)
+        shown(&r.text),
+        earlier.tier,
+        shown(&earlier.version)
     ))
     .with_primary(span, format!("{path}:{}: `{}`", r.line, shown(&r.text)))
     .with_secondary(

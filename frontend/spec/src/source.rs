@@ -139,10 +139,7 @@ impl SourceFile {
         }
         let starts = self.line_starts();
         let start = *starts.get(line - 1)?;
-        let end = starts
-            .get(line)
-            .map(|e| e - 1)
-            .unwrap_or(self.text.len());
+        let end = starts.get(line).map(|e| e - 1).unwrap_or(self.text.len());
         let l = &self.text[start..end];
         Some(l.strip_suffix('\r').unwrap_or(l))
     }

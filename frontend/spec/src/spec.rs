@@ -14,6 +14,13 @@ use crate::validate::{Mode, Walker};
 use crate::value::{self, Table, Value};
 use crate::warn;
 
+/// Reads a requirements file by its path in the context (see
+/// [`Spec::requirement_warnings`]).
+pub type Reader<'a> = dyn Fn(&str) -> Result<Option<String>, String> + 'a;
+
+/// A target's tiers as far as their requirements warnings go: names and files.
+type TiersKey = Vec<(String, Vec<(String, Span)>)>;
+
 /// A spec that parsed and passed the schema check. Resolve targets from it.
 #[derive(Debug, Clone)]
 pub struct Spec {
@@ -190,7 +197,7 @@ impl Spec {
     fn check_all(
         &self,
         build_args: &BTreeMap<String, String>,
-        read: Option<&dyn Fn(&str) -> Result<Option<String>, String>>,
+        read: Option<&Reader<'_>>,
     ) -> Vec<Diagnostic> {
         let memo: RefCell<HashMap<String, crate::requirements::Parsed>> =
             RefCell::new(HashMap::new());
@@ -199,17 +206,14 @@ impl Spec {
                 return r.clone();
             }
             let r = match read {
-                Some(read) => {
-                    read(p).map(|t| t.map(|t| Rc::new(crate::requirements::parse(&t))))
-                }
+                Some(read) => read(p).map(|t| t.map(|t| Rc::new(crate::requirements::parse(&t)))),
                 None => Ok(None),
             };
             memo.borrow_mut().insert(p.to_string(), r.clone());
             r
         };
         // Targets whose tiers list the same files the same way warn the same.
-        let mut tiers_seen: std::collections::HashSet<Vec<(String, Vec<(String, Span)>)>> =
-            std::collections::HashSet::new();
+        let mut tiers_seen: std::collections::HashSet<TiersKey> = std::collections::HashSet::new();
         let mut out: Vec<Diagnostic> = self.warnings.clone();
         out.extend(warn::unused_build_args(&self.args, build_args));
         if let Err(d) = resolve::select_variant(self, build_args) {
@@ -247,7 +251,7 @@ impl Spec {
                     Ok((t, w)) => {
                         out.extend(w);
                         if read.is_some() {
-                            let key: Vec<(String, Vec<(String, Span)>)> = t
+                            let key: TiersKey = t
                                 .tiers
                                 .iter()
                                 .map(|tier| {

@@ -82,7 +82,9 @@ pub(crate) fn abs_path(s: &str) -> R<String> {
             format!("must not hold a control character ({c:?})"),
             format!("control character {c:?} in the path"),
         )
-        .help("paths in the image are written into scripts and /etc/passwd: use printable characters"));
+        .help(
+            "paths in the image are written into scripts and /etc/passwd: use printable characters",
+        ));
     }
     if !s.starts_with('/') {
         let help = if s.is_empty() {
@@ -495,9 +497,7 @@ pub(crate) fn url(s: &str) -> R<()> {
 /// name (`git@`) is not a credential.
 pub(crate) fn git_url(s: &str) -> R<()> {
     let credential = match userinfo(s) {
-        Some((scheme, user)) => {
-            user.contains(':') || !scheme.to_ascii_lowercase().contains("ssh")
-        }
+        Some((scheme, user)) => user.contains(':') || !scheme.to_ascii_lowercase().contains("ssh"),
         // scp-like `user:password@host:path`
         None => {
             !s.contains("://")
@@ -588,7 +588,10 @@ pub(crate) fn git_ref(s: &str) -> R<()> {
     }
     if s.contains(':') || s.contains('#') {
         return Err(Problem::new(
-            format!("`{s}` is not a git ref: it holds `{}`", if s.contains(':') { ':' } else { '#' }),
+            format!(
+                "`{s}` is not a git ref: it holds `{}`",
+                if s.contains(':') { ':' } else { '#' }
+            ),
             "BuildKit reads `:` as the start of a subdirectory and `#` as a ref",
         )
         .help("give a branch, a tag or a commit"));

@@ -87,7 +87,9 @@ fn credentials_in_urls_are_refused_without_printing_them() {
     );
     assert!(out.contains("--> strata.toml:8:21"), "{out}");
     assert!(
-        out.contains("write `https://extra.example.com/simple` and give the credentials in a netrc file"),
+        out.contains(
+            "write `https://extra.example.com/simple` and give the credentials in a netrc file"
+        ),
         "{out}"
     );
     assert!(out.contains("netrc-secret = \"pip-netrc\""), "{out}");
@@ -102,14 +104,26 @@ fn credentials_in_urls_are_refused_without_printing_them() {
     // --build-arg) appears nowhere.
     let text = "version = 1\n[args]\nIDX = \"https://pypi.example.com/simple\"\n\
         [image]\nbase = \"python:3.12-slim\"\n[python]\nindex-url = \"${IDX}\"\n";
-    let out = render_with(text, &[("IDX", "https://__token__:pypi-AgEIcHlwaS5vcmc@pypi.example.com/simple")]);
-    assert!(out.contains("a package index URL must not hold credentials"), "{out}");
+    let out = render_with(
+        text,
+        &[(
+            "IDX",
+            "https://__token__:pypi-AgEIcHlwaS5vcmc@pypi.example.com/simple",
+        )],
+    );
+    assert!(
+        out.contains("a package index URL must not hold credentials"),
+        "{out}"
+    );
     assert!(out.contains("--> strata.toml:7:13"), "{out}");
     assert!(!out.contains("AgEIcHlwaS5vcmc"), "{out}");
     assert!(!out.contains("__token__"), "{out}");
     let spec = parse(text);
     let e = spec
-        .resolve(None, &args(&[("IDX", "https://tok@pypi.example.com/simple")]))
+        .resolve(
+            None,
+            &args(&[("IDX", "https://tok@pypi.example.com/simple")]),
+        )
         .unwrap_err();
     assert!(!format!("{e:?}").contains("tok@"), "{e:?}");
 }
@@ -123,15 +137,23 @@ fn build_git(url: &str, reference: &str) -> String {
 
 #[test]
 fn git_credentials_options_and_dot_dot_are_refused() {
-    let out = render(&build_git("https://x-access-token:ghp_SECRET@github.com/o/r.git", "main"));
+    let out = render(&build_git(
+        "https://x-access-token:ghp_SECRET@github.com/o/r.git",
+        "main",
+    ));
     assert!(out.contains("a git URL must not hold credentials"), "{out}");
-    assert!(out.contains("write `https://github.com/o/r.git` and give the token as a BuildKit secret"), "{out}");
+    assert!(
+        out.contains("write `https://github.com/o/r.git` and give the token as a BuildKit secret"),
+        "{out}"
+    );
     assert!(out.contains("GIT_AUTH_TOKEN.HOST"), "{out}");
     let help: String = out.lines().filter(|l| l.contains("= help")).collect();
     assert!(!help.contains("ghp_SECRET"), "{out}");
     // A token as the user name of an https URL, and a password in an scp-like URL.
-    assert!(render(&build_git("https://ghp_SECRET@github.com/o/r.git", "main"))
-        .contains("must not hold credentials"));
+    assert!(
+        render(&build_git("https://ghp_SECRET@github.com/o/r.git", "main"))
+            .contains("must not hold credentials")
+    );
     assert!(render(&build_git("git:pw@github.com:o/r.git", "main"))
         .contains("must not hold credentials"));
     // ssh's user name is not a credential.
@@ -154,7 +176,9 @@ fn git_credentials_options_and_dot_dot_are_refused() {
 
 #[test]
 fn interpreter_may_not_be_an_option() {
-    let out = render("version = 1\n[image]\nbase = \"python:3.12-slim\"\n[python]\ninterpreter = \"-c\"\n");
+    let out = render(
+        "version = 1\n[image]\nbase = \"python:3.12-slim\"\n[python]\ninterpreter = \"-c\"\n",
+    );
     assert!(
         out.contains("error: invalid value for `interpreter` in [python]: `-c` is not an interpreter command: it starts with `-`"),
         "{out}"
@@ -171,19 +195,37 @@ fn image_paths_refuse_nul_controls_and_colons() {
         "{out}"
     );
     let out = render_with(base, &[("WD", "/srv/a:b")]);
-    assert!(out.contains("invalid value for `workdir` in [image]: must not hold `:`"), "{out}");
+    assert!(
+        out.contains("invalid value for `workdir` in [image]: must not hold `:`"),
+        "{out}"
+    );
     assert!(out.contains("--> strata.toml:6:11"), "{out}");
     let out = render_with(base, &[("WD", "/srv/a\0b")]);
-    assert!(out.contains("invalid value for `workdir` in [image]: must not hold a NUL character"), "{out}");
+    assert!(
+        out.contains("invalid value for `workdir` in [image]: must not hold a NUL character"),
+        "{out}"
+    );
     // venv reaches PATH.
-    let out = render("version = 1\n[image]\nbase = \"python:3.12-slim\"\n[python]\nvenv = \"/opt/v:/usr/bin\"\n");
-    assert!(out.contains("invalid value for `venv` in [python]: must not hold `:`"), "{out}");
+    let out = render(
+        "version = 1\n[image]\nbase = \"python:3.12-slim\"\n[python]\nvenv = \"/opt/v:/usr/bin\"\n",
+    );
+    assert!(
+        out.contains("invalid value for `venv` in [python]: must not hold `:`"),
+        "{out}"
+    );
     // NUL anywhere: an env value, a command.
     let out = render("version = 1\n[image]\nbase = \"python:3.12-slim\"\nenv = { A = \"x\\u0000y\" }\n[run]\ncmd = [\"a\\u0000b\"]\n");
-    assert_eq!(out.matches("must not hold a NUL character").count(), 2, "{out}");
+    assert_eq!(
+        out.matches("must not hold a NUL character").count(),
+        2,
+        "{out}"
+    );
     // Tabs and newlines in other image paths.
     let out = render("version = 1\n[image]\nbase = \"python:3.12-slim\"\n[[build]]\nname = \"b\"\ncontext = [\".\"]\ncache = [\"/root/.cache\\n\"]\n");
-    assert!(out.contains("must not hold a control character ('\\n')"), "{out}");
+    assert!(
+        out.contains("must not hold a control character ('\\n')"),
+        "{out}"
+    );
 }
 
 /// A requirements file listed by several tiers, targets and variants is read (and
@@ -205,7 +247,10 @@ fn a_requirements_file_listed_many_times_is_read_once() {
         Ok(Some("numpy\n".to_string()))
     };
     let out = spec.check_with_requirements(&args(&[]), &read);
-    assert!(out.iter().any(|d| d.message.contains("not pinned")), "{out:?}");
+    assert!(
+        out.iter().any(|d| d.message.contains("not pinned")),
+        "{out:?}"
+    );
     assert_eq!(
         *reads.borrow(),
         std::collections::BTreeMap::from([
@@ -217,5 +262,9 @@ fn a_requirements_file_listed_many_times_is_read_once() {
     // The same through requirement_warnings.
     reads.borrow_mut().clear();
     spec.requirement_warnings(&args(&[]), &read);
-    assert!(reads.borrow().values().all(|n| *n == 1), "{:?}", reads.borrow());
+    assert!(
+        reads.borrow().values().all(|n| *n == 1),
+        "{:?}",
+        reads.borrow()
+    );
 }
