@@ -89,13 +89,26 @@ P() { DOCKER_HOST=unix://$PSOCK docker "$@"; }
 
 # ------------------------------------------------------------------ the private engine
 
+# The private engine's bridge: a dockerd with `"bridge": "none"` deletes the host's
+# docker0 when it starts (moby's removeDefaultBridgeInterface), which breaks the shared
+# engine's networking; one with a bridge of its own leaves docker0 alone.
+PBRIDGE=strata-sf0
+PBRIDGE_ADDR=10.213.77.1/24
+PBRIDGE_MADE=0
+make_bridge() {
+  ip link show "$PBRIDGE" >/dev/null 2>&1 && return 0
+  ip link add "$PBRIDGE" type bridge && ip addr add "$PBRIDGE_ADDR" dev "$PBRIDGE" \
+    && ip link set "$PBRIDGE" up && PBRIDGE_MADE=1
+}
+
 start_engine() {
   mkdir -p "$PD/data" "$PD/exec"
-  cat >"$PD/daemon.json" <<'EOF'
+  make_bridge || { fail "could not create the bridge $PBRIDGE for the private dockerd"; return 1; }
+  cat >"$PD/daemon.json" <<EOF
 {
   "features": { "containerd-snapshotter": true },
   "iptables": false, "ip6tables": false, "ip-forward": false, "ip-masq": false,
-  "userland-proxy": false, "bridge": "none"
+  "userland-proxy": false, "bridge": "$PBRIDGE"
 }
 EOF
   PATH=$STACK_HOME/bin:$PATH setsid dockerd --config-file "$PD/daemon.json" \
@@ -165,6 +178,7 @@ cleanup() {
   stop_servers
   stop_registry
   stop_engine
+  if [ "$PBRIDGE_MADE" = 1 ]; then ip link del "$PBRIDGE" 2>/dev/null; fi
   if [ "$KEEP" = 0 ]; then rm -rf "$WORK"; else echo "kept $WORK" >&2; fi
   return 0
 }
@@ -558,9 +572,18 @@ test_five_services_concurrent() {
     || { fail "the concurrent cache export is not in the registry"; return 1; }
 }
 
+# The shared engine's docker0, seen before the first test: the private engines must
+# leave it (and so the shared engine's networking) as it was.
+HOST_BRIDGE_BEFORE=$(ip -br link show docker0 2>/dev/null | awk '{print $1}')
+test_host_bridge_untouched() {
+  stop_engine
+  local now; now=$(ip -br link show docker0 2>/dev/null | awk '{print $1}')
+  [ "$now" = "$HOST_BRIDGE_BEFORE" ] || { fail "the host's docker0 was '${HOST_BRIDGE_BEFORE:-absent}' before the suite and is '${now:-absent}' after it"; return 1; }
+}
+
 TESTS=(test_preflight test_daemon_killed_mid_install test_registry_down_cache_to
        test_registry_down_cache_from test_index_500 test_index_unreachable test_sigint_mid_install
-       test_five_services_concurrent)
+       test_five_services_concurrent test_host_bridge_untouched)
 T0=$(date +%s)
 run_tests; rc=$?
 echo "faults suite: $(( $(date +%s) - T0 ))s" >&2
