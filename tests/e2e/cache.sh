@@ -179,12 +179,24 @@ registry_has() {
 # in_image CMD...: run in the image built last.
 in_image() { docker run --rm --network none "$IMG" "$@"; }
 
+# The file op that stages the app's files on the builder image for the bytecode compile
+# ([app] compile-bytecode): on a build from an imported cache, BuildKit runs it again
+# even when the compile after it and everything else are cache hits (seen with BuildKit
+# 0.13, mode=max and inline alike; after a local build it is a hit). It copies the app's
+# context view, installs nothing, and what it makes reaches no layer unless the compile
+# runs. Moving the copy into the compile's command (a read-only mount of the view) made
+# the compile itself run again on inline imports, which costs more.
+STAGING='[app] app: sources at /strata-app'
+
+# imported_executed LOG: what executed in a build from an imported cache, less $STAGING.
+imported_executed() { executed "$1" | grep -vxF "$STAGING" || true; }
+
 # expect_all_cached LOG FIRST_LOG: nothing executed, and every step of the first build hit.
 expect_all_cached() {
   local ran missing
-  ran=$(executed "$1")
+  ran=$(imported_executed "$1")
   [ -z "$ran" ] || { fail "steps executed although everything is in the cache: $(echo "$ran" | joined)"; return 1; }
-  missing=$(comm -23 <(steps "$2") <(cached_steps "$1"))
+  missing=$(comm -23 <(steps "$2" | grep -vxF "$STAGING") <(cached_steps "$1"))
   [ -z "$missing" ] || { fail "steps of the first build that were not cache hits: $(echo "$missing" | joined)"; return 1; }
   [ "$(steps "$2" | wc -l)" -ge 8 ] || { fail "the first build has only $(steps "$2" | wc -l) steps (unparsable log?)"; return 1; }
 }
@@ -257,7 +269,7 @@ edit_requirements() { echo 'idna==3.6' >"$APP/requirements-web.txt"; }
 
 # expect_ran LOG EXPECTED WHAT: exactly EXPECTED (sorted names, one a line) executed.
 expect_ran() {
-  local ran; ran=$(executed "$1")
+  local ran; ran=$(imported_executed "$1")
   [ "$ran" = "$2" ] \
     || { fail "after $3, expected exactly [$(echo "$2" | joined)] to execute, got [$(echo "$ran" | joined)]"; return 1; }
 }
@@ -316,7 +328,7 @@ test_inline_import_all_cached() {
   IMAGES+=("$IMG")
   build inline-import --load -t "$IMG" --cache-from "type=registry,ref=$REGISTRY/$REPO:$INLINE_TAG" \
     || { fail "build failed: $(grep -m1 ERROR "$LOG")"; return 1; }
-  local ran; ran=$(executed "$LOG")
+  local ran; ran=$(imported_executed "$LOG")
   [ -z "$ran" ] || { fail "steps executed although the image's inline cache covers them: $(echo "$ran" | joined)"; return 1; }
   # mode=min: the final result hits, so BuildKit needs none of the steps below it.
   vertices "$LOG" | awk -F'\t' '$1 == "false" && $2 == "true"' | cut -f5 | grep -qx '\[app\] assemble image layers' \
@@ -335,15 +347,15 @@ test_inline_app_edit() {
 
 # Inline cache is mode=min: it holds the results that are layers of the image. With
 # strata's layering those are every tier's layer, the venv's and the app's, so an app
-# edit reuses all the tiers (above). The builder's filesystems are not layers: a tier
-# whose requirements change is installed on top of the tier below's *builder* filesystem,
-# which inline cache does not have, so the builder chain runs again up to that tier. The
-# layers of the unchanged tiers below are still cache hits.
+# edit reuses all the tiers (above). A tier whose requirements change is installed on
+# top of the tier below's *builder* filesystem: with the runtime packages off the builder
+# that filesystem is the base image, the venv's layer and the lower tiers' layers, which
+# the image holds, and BuildKit takes it from the inline cache (seen with BuildKit 0.13);
+# only the installer's tool venv (not a layer of the image) is made again. The layers of
+# the unchanged tiers below are cache hits.
 INLINE_REQ_EDIT_STEPS=$'[app] assemble image layers
 [app] builder: install pip
-[app] create venv /opt/venv
 [app] layer: tier web
-[app] pip install tier base
 [app] pip install tier web'
 
 test_inline_requirements_edit() {
