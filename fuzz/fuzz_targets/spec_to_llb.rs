@@ -220,7 +220,7 @@ fn run(
         touch(file, &d);
     }
     if let Some(req) = requirements {
-        for d in spec.requirement_warnings(build_args, &|_| Some(req.to_string())) {
+        for d in spec.requirement_warnings(build_args, &|_| Ok(Some(req.to_string()))) {
             touch(file, &d);
         }
     }
